@@ -1,0 +1,129 @@
+"""``bench run PROTOCOL.yaml``: the whole benchmark, resumable, ending with its report."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from bench import protocol as protocol_io
+from bench.api import BenchError
+from bench.lock import RunLock
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("protocol", type=Path, help="protocol YAML file, e.g. protocols/lfw_masked_quick.yaml")
+    parser.add_argument("--out", type=Path, help="results folder (default: <output>/<protocol name>)")
+    parser.add_argument("--limit", type=int, help="use at most N pairs (half same, half different), or N faces without pairs")
+    parser.add_argument("--fresh", action="store_true", help="discard the cache of an earlier run in the results folder")
+    parser.add_argument("--no-report", action="store_true", help="write metrics.csv and run.json but no tables or plots")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.runner import check_plan
+
+    start = time.time()
+    protocol = protocol_io.load(args.protocol)
+    if args.limit is not None and args.limit < 2:
+        raise BenchError("--limit must be at least 2")
+    out_dir = args.out or Path(protocol.output) / protocol.name
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    with RunLock(out_dir):
+        from bench.plan import make_plan
+
+        plan = make_plan(protocol, args.limit)
+        cache = out_dir / "cache"
+        if args.fresh and cache.exists():
+            shutil.rmtree(cache)
+            shutil.rmtree(out_dir / "samples", ignore_errors=True)
+        check_plan(cache, plan.fingerprint(protocol.batch_size))
+        log(f"{plan.dataset_name}: {len(plan.faces)} faces, {len(plan.pairs)} pairs"
+            + (f", {plan.skipped_pairs} pairs skipped (images missing)" if plan.skipped_pairs else ""))
+        return execute(protocol, plan, out_dir, log, start, report=not args.no_report)
+
+
+def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = True) -> int:
+    from bench import components, provenance
+    from bench.aggregate import aggregate
+    from bench.results import write_results, write_sample_index
+    from bench.runner import Runner, style_names
+
+    comp = components.build(protocol, log=log)
+    runner = Runner(protocol, plan, comp, out_dir, log=log)
+    runner.run()
+    t0 = time.perf_counter()
+    tables = aggregate(protocol, plan, comp, out_dir)
+    runner.timings["aggregate"] += time.perf_counter() - t0
+    write_sample_index(out_dir, plan, style_names(protocol), list(comp.methods))
+    notes = []
+    if tables.failed_faces:
+        notes.append(f"{len(tables.failed_faces)} images could not be read and were skipped with their pairs")
+    for key, reason in comp.unavailable.items():
+        notes.append(f"{key.split(':', 1)[1]}: unavailable ({reason})")
+    cards = {name: getattr(method, "card_path", None) for name, method in comp.methods.items()}
+    info = {
+        "protocol_name": protocol.name,
+        "protocol": protocol.to_dict(),
+        "dataset": {
+            "name": plan.dataset_name, "root": str(plan.root), "n_faces": len(plan.faces), "n_pairs": len(plan.pairs),
+            "skipped_pairs": plan.skipped_pairs, "skipped_pairs_examples": plan.skipped_examples,
+            "duplicate_pairs": plan.duplicate_pairs, "checksums": plan.checksums,
+            "unreadable_images": tables.failed_faces, "folds": "pairs.txt" if plan.official_folds else "stratified",
+        },
+        "landmarks": _landmark_counts(out_dir, plan, protocol),
+        "methods": {name: {"needs_mask": m.needs_mask, **m.describe()} for name, m in comp.methods.items()},
+        "unavailable": comp.unavailable,
+        "recognizers": {
+            **{name: {"available": True, "reason": "", "dim": r.dim, **r.describe()} for name, r in comp.recognizers.items()},
+            **{k.split(":", 1)[1]: {"available": False, "reason": v, "dim": 0}
+               for k, v in comp.unavailable.items() if k.startswith("recognizer:")},
+        },
+        "metrics": {
+            **{name: {"higher_is_better": m.higher_is_better, "region": m.region} for name, m in comp.image_metrics.items()},
+            **{name: {"higher_is_better": m.higher_is_better, "region": "set"} for name, m in comp.set_metrics.items()},
+            **({name: {"higher_is_better": hib, "region": "pairs"} for name, hib in
+                [("acc", True), ("acc_std", False), ("auc", True), ("tar@far=1e-2", True), ("tar@far=1e-3", True)]}
+               if comp.recognizers else {}),
+        },
+        "conventions": provenance.CONVENTIONS,
+        "versions": provenance.versions(),
+        "git": provenance.git_revision(),
+        "seeds": {"protocol": protocol.seed, "masks": protocol.masks.seed, "pairs": protocol.dataset.pair_seed},
+        "assets": comp.assets,
+        "timings": {k: round(v, 2) for k, v in sorted(runner.timings.items())},
+        "wall_seconds_this_invocation": round(time.time() - start, 1),
+        "peak_memory_mb": round(provenance.peak_memory_mb(), 1),
+        "notes": notes,
+        "train_cards": {k: (str(v) if v else None) for k, v in cards.items()},
+    }
+    written = write_results(out_dir, tables, info)
+    if protocol.dataset.kind == "celeba":
+        from bench.data.celeba import write_pairs
+
+        write_pairs(out_dir / "pairs.csv", plan.pairs)
+    for note in notes:
+        log(f"note: {note}")
+    if report:
+        try:
+            from bench.report import render
+        except ImportError:
+            log("report: bench.report is not installed; wrote metrics.csv only")
+        else:
+            written += render(out_dir)
+    log(f"wrote {out_dir} in {time.time() - start:.0f} s ({', '.join(p.name for p in written[:6])}...)")
+    return 0
+
+
+def _landmark_counts(out_dir: Path, plan, protocol) -> dict:
+    import numpy as np
+
+    from bench.runner import ChunkCache
+
+    detected = fallback = 0
+    for i in range(len(plan.chunks(protocol.batch_size))):
+        with np.load(ChunkCache(out_dir / "cache", i).clean()) as data:
+            ok = data["ok"].astype(bool)
+            detected += int((data["detected"] & ok).sum())
+            fallback += int((~data["detected"] & ok).sum())
+    return {"detected": detected, "fallback": fallback}
