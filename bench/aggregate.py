@@ -78,7 +78,7 @@ def aggregate(protocol: Protocol, plan: Plan, comp: Components, out_dir: Path) -
     bin_rows: list[dict] = []
     roc_rows: list[pd.DataFrame] = []
 
-    usable_pairs = [p for p in plan.pairs if ok[position[p.a]] and ok[position[p.b]]]
+    usable_pairs = [p for p in plan.pairs if ok[position[p.a]] and ok[position[p.b]]] if comp.recognizers else []
     if usable_pairs:
         pair_index = [plan.pairs.index(p) for p in usable_pairs] if len(usable_pairs) != len(plan.pairs) else None
         folds = pair_folds(plan, protocol.seed)

@@ -118,4 +118,7 @@ def pair_folds(plan: Plan, seed: int) -> np.ndarray:
     same = np.array([p.same for p in plan.pairs], dtype=bool)
     if plan.official_folds and len({p.fold for p in plan.pairs}) == 10:
         return np.array([p.fold for p in plan.pairs], dtype=int)
-    return stratified_folds(same, n_folds=10, seed=seed)
+    n_folds = min(10, int(same.sum()), int((~same).sum()))
+    if n_folds < 2:
+        raise BenchError(f"verification needs at least 2 same and 2 different pairs; the run has {int(same.sum())} and {int((~same).sum())}")
+    return stratified_folds(same, n_folds=n_folds, seed=seed)

@@ -184,7 +184,10 @@ class Runner:
         write_json(self.cache / "plan.json", {"fingerprint": self.plan.fingerprint(self.protocol.batch_size),
                                               "faces": len(self.plan.faces), "chunks": len(chunks)})
         todo = [(style, method) for style in self.styles for method in self.comp.methods]
-        progress = tqdm(total=len(chunks) * (1 + len(todo)), desc="bench run", unit="task", dynamic_ncols=True)
+        with tqdm(total=len(chunks) * (1 + len(todo)), desc="bench run", unit="task", dynamic_ncols=True) as progress:
+            self._run_chunks(chunks, todo, progress)
+
+    def _run_chunks(self, chunks: list[list[Face]], todo: list[tuple[str, str]], progress: tqdm) -> None:
         for index, faces in enumerate(chunks):
             paths = ChunkCache(self.cache, index)
             missing = [(s, m) for s, m in todo if not paths.condition(s, m).exists()]
@@ -206,7 +209,6 @@ class Runner:
                 self._condition_chunk(paths.condition(style, method), style, method, self.comp.methods[method],
                                       faces, images, clean, masked_cache)
                 progress.update(1)
-        progress.close()
 
 
 def _shape_groups(images: list[np.ndarray | None]) -> list[list[int]]:

@@ -1,0 +1,65 @@
+"""Inpainters and metrics used by the runner tests, named in protocols as ``tests.plugins:Name``."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from bench.api import ImageMetric, Inpainter
+
+
+class MeanFill(Inpainter):
+    """Fills the hidden pixels with the mean visible colour; sleeps to make kills easy to time."""
+
+    name = "mean-fill"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = float(os.environ.get("TEST_PLUGIN_DELAY", delay))
+
+    def __call__(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        time.sleep(self.delay)
+        out = images.copy()
+        for image, mask in zip(out, masks):
+            image[mask] = image[~mask].mean(axis=0).astype(np.uint8)
+        return out
+
+
+class Raises(Inpainter):
+    name = "raises"
+
+    def __call__(self, images, masks):
+        raise RuntimeError("model exploded")
+
+
+class ReturnsNaN(Inpainter):
+    name = "nan"
+
+    def __call__(self, images, masks):
+        return np.full(images.shape, np.nan, np.float32)
+
+
+class WrongShape(Inpainter):
+    name = "wrong-shape"
+
+    def __call__(self, images, masks):
+        return images[:, :-1]
+
+
+class WrongDtype(Inpainter):
+    name = "wrong-dtype"
+
+    def __call__(self, images, masks):
+        return images.astype(np.float32)
+
+
+class SlowMAE(ImageMetric):
+    """Mean absolute error over the whole image, slowed down so a kill can land inside it."""
+
+    name = "slow-mae"
+    higher_is_better = False
+
+    def per_image(self, reference, candidate, masks):
+        time.sleep(float(os.environ.get("TEST_METRIC_DELAY", "0")))
+        diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
+        return diff.reshape(len(diff), -1).mean(axis=1)
