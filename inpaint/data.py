@@ -1,0 +1,181 @@
+"""Unpaired training data: domain A = faces occluded by synthetic face masks, domain B = clean faces.
+
+The pool is taken from LFW so that nothing evaluated later on pairs.txt is trained on:
+``identity-disjoint`` (default) keeps the people who appear in no pair of pairs.txt (1,505
+images on lfw-gray); ``not-in-pairs`` keeps every image that appears in no pair (identities may
+overlap with the evaluation). Both rules exclude every image of every fold of pairs.txt.
+
+Each step draws ``2 * batch`` distinct images of the pool: the first half is occluded (domain A,
+a random mask style and seed per sample, from ``bench.masks``), the second half stays clean
+(domain B), so one image is never both A and B in a step. Draws depend only on
+``(seed, step, rank)``, so a resumed run sees exactly the data it would have seen.
+Landmarks of the pool are detected once and cached in an npz next to the run.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from bench.api import BenchError, Face
+from bench.atomic import write_json, write_npz
+from bench.data.imageio import load_rgb
+from bench.data.lfw import LFW
+from inpaint.config import DataConfig
+
+SPLIT_RULES = {
+    "identity-disjoint": "LFW people who appear in no pair of pairs.txt (any fold)",
+    "not-in-pairs": "LFW images that appear in no pair of pairs.txt (any fold); identities may overlap",
+}
+
+
+def default_root() -> Path:
+    base = os.environ.get("BENCH_DATA")
+    if not base:
+        raise BenchError("data.root is empty and BENCH_DATA is not set; point BENCH_DATA at the data folder")
+    return Path(base) / "lfw-gray"
+
+
+def pair_image_ids(lfw: LFW) -> set[str]:
+    """Every image id named by pairs.txt, present or not."""
+    ids: set[str] = set()
+    path = lfw.protocol_file("pairs.txt")
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
+        if line.strip():
+            a, b, _ = LFW._parse_pair(line, f"{path.name} line {line_no}")
+            ids.update((a, b))
+    return ids
+
+
+def training_pool(lfw: LFW, rule: str = "identity-disjoint") -> list[Face]:
+    """The faces a model may train on under ``rule`` (sorted by id)."""
+    if rule == "identity-disjoint":
+        people = lfw.people_in_pairs()
+        return [f for f in lfw.faces() if f.identity not in people]
+    if rule == "not-in-pairs":
+        used = pair_image_ids(lfw)
+        return [f for f in lfw.faces() if f.id not in used]
+    raise BenchError(f"unknown split rule {rule!r}; choose from {sorted(SPLIT_RULES)}")
+
+
+def resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize uint8 ``N x H x W x 3`` (or one ``H x W x 3``) to ``size x size``: area averaging when
+    shrinking, bicubic when enlarging."""
+    if images.ndim == 3:
+        return resize(images[None], size)[0]
+    out = np.empty((images.shape[0], size, size, 3), dtype=np.uint8)
+    for i, image in enumerate(images):
+        h, w = image.shape[:2]
+        interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_CUBIC
+        out[i] = cv2.resize(image, (size, size), interpolation=interp)
+    return out
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``N x H x W x 3`` -> float ``N x 3 x H x W`` in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(tensor: torch.Tensor) -> np.ndarray:
+    """float ``N x 3 x H x W`` in [-1, 1] -> uint8 ``N x H x W x 3`` (rounded, clipped)."""
+    t = tensor.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    return t.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+class UnpairedFaces:
+    """Deterministic unpaired batches (see the module docstring)."""
+
+    def __init__(self, cfg: DataConfig, image_size: int, seed: int, cache_dir: Path | None = None) -> None:
+        self.cfg = cfg
+        self.image_size = image_size
+        self.seed = seed
+        root = Path(cfg.root) if cfg.root else default_root()
+        lfw = LFW(root)
+        pool = training_pool(lfw, cfg.split)
+        if cfg.max_images:
+            order = np.random.default_rng(seed).permutation(len(pool))[: cfg.max_images]
+            pool = [pool[i] for i in sorted(order)]
+        self.root = root
+        images = np.stack([load_rgb(face.path) for face in pool]) if pool else None
+        if images is None or len({im.shape for im in images}) != 1:
+            raise BenchError(f"{root}: the training pool is empty or its images differ in size")
+        landmarks, detected = self._landmarks(pool, images, cache_dir)
+        self.undetected = [f.id for f, ok in zip(pool, detected) if not ok]
+        keep = np.flatnonzero(detected)
+        self.faces = [pool[i] for i in keep]
+        self.images = images[keep]
+        self.landmarks = landmarks[keep]
+        if len(self.faces) < 4:
+            raise BenchError(f"{root}: only {len(self.faces)} faces with landmarks in the training pool")
+
+    def _landmarks(self, pool: list[Face], images: np.ndarray, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        from bench.landmarks import LandmarkDetector
+
+        digest = hashlib.sha256("\n".join(f.id for f in pool).encode()).hexdigest()[:16]
+        cache = cache_dir / f"landmarks-{digest}.npz" if cache_dir else None
+        if cache is not None and cache.is_file():
+            with np.load(cache, allow_pickle=False) as data:
+                if list(data["ids"]) == [f.id for f in pool]:
+                    return data["landmarks"].astype(np.float32), data["detected"].astype(bool)
+        detector = LandmarkDetector()
+        marks, found = [], []
+        for start in range(0, len(images), 64):
+            lm, ok = detector.detect_batch(images[start:start + 64])
+            marks.append(np.asarray(lm, dtype=np.float32))
+            found.append(np.asarray(ok, dtype=bool))
+        landmarks, detected = np.concatenate(marks), np.concatenate(found)
+        if cache is not None:
+            write_npz(cache, ids=np.array([f.id for f in pool]), landmarks=landmarks, detected=detected)
+        return landmarks, detected
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def write_split(self, path: Path) -> None:
+        """Record which images may be drawn and by which rule."""
+        write_json(path, {
+            "dataset": "LFW", "root": str(self.root), "rule": self.cfg.split, "rule_text": SPLIT_RULES[self.cfg.split],
+            "max_images": self.cfg.max_images, "domains": "per step, 2*batch distinct images: first half occluded (A), "
+            "second half clean (B)", "mask_styles": self.cfg.mask_styles, "n_images": len(self.faces),
+            "excluded_no_landmarks": self.undetected, "ids": [f.id for f in self.faces],
+        })
+
+    def batch(self, step: int, batch_size: int, rank: int = 0) -> dict[str, torch.Tensor]:
+        """The batch of ``step`` for process ``rank``: ``A`` (occluded) and ``B`` (clean), float
+        ``N x 3 x S x S`` in [-1, 1], plus ``mask_A`` (bool ``N x S x S``)."""
+        from bench.masks import occlude
+
+        if 2 * batch_size > len(self.faces):
+            raise BenchError(f"batch_size {batch_size} needs at least {2 * batch_size} training images")
+        rng = np.random.default_rng([self.seed, step, rank])
+        picks = rng.choice(len(self.faces), size=2 * batch_size, replace=False)
+        a_imgs, a_masks, b_imgs = [], [], []
+        for j, idx in enumerate(picks):
+            image = self.images[idx]
+            mask = np.zeros(image.shape[:2], dtype=bool)
+            if j < batch_size:
+                style = self.cfg.mask_styles[rng.integers(len(self.cfg.mask_styles))]
+                image, mask = occlude(image, self.landmarks[idx], style, int(rng.integers(2**31)), self.faces[idx].id)
+            image, mask = self._augment(image, mask, rng)
+            (a_imgs if j < batch_size else b_imgs).append(image)
+            if j < batch_size:
+                a_masks.append(mask)
+        return {"A": to_tensor(np.stack(a_imgs)), "B": to_tensor(np.stack(b_imgs)),
+                "mask_A": torch.from_numpy(np.stack(a_masks))}
+
+    def _augment(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        size, jitter = self.image_size, self.cfg.jitter
+        image = resize(image, size)
+        mask = cv2.resize(mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+        # flip after occlusion, so the mask moves with the face
+        if self.cfg.flip and rng.random() < 0.5:
+            image, mask = image[:, ::-1], mask[:, ::-1]
+        if jitter:
+            dy, dx = rng.integers(0, 2 * jitter + 1, size=2)
+            image = np.pad(image, ((jitter, jitter), (jitter, jitter), (0, 0)), mode="reflect")[dy:dy + size, dx:dx + size]
+            mask = np.pad(mask, jitter, mode="constant")[dy:dy + size, dx:dx + size]
+        return np.ascontiguousarray(image), np.ascontiguousarray(mask)

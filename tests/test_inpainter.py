@@ -1,0 +1,109 @@
+"""The trained model as benchmark inpainters (cl-attn, cut): loading, resizing, errors, describe()."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+import inpaint.inpainter as plugin
+from bench.api import BenchError, Unavailable
+from bench.registry import create, resolve
+from inpaint.checkpoint import build_generator, save_generator
+from inpaint.config import TrainConfig
+from inpaint.data import resize, to_tensor, to_uint8
+
+
+def _checkpoint(tmp_path, attention: bool, size: int = 32, step: int = 7):
+    cfg = TrainConfig(name="cl-attn" if attention else "cut")
+    cfg.model.image_size, cfg.model.ngf, cfg.model.n_blocks, cfg.model.attention = size, 4, 2, attention
+    torch.manual_seed(0)
+    g = build_generator(cfg.model)
+    with torch.no_grad():  # non-trivial weights, so that the output is not flat grey
+        for p in g.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    path = tmp_path / f"{cfg.name}.safetensors"
+    save_generator(path, g, cfg.to_dict(), step)
+    return path, g.eval()
+
+
+def _faces(n=3, size=40, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def test_registered_and_mask_free():
+    assert resolve("inpainter", "cl-attn") is plugin.ContrastiveAttention
+    assert resolve("inpainter", "cut") is plugin.CUT
+    assert plugin.ContrastiveAttention.needs_mask is False and plugin.CUT.needs_mask is False
+
+
+def test_missing_release_is_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setattr(plugin, "WEIGHTS", tmp_path)
+    with pytest.raises(Unavailable, match="bench train inpaint/configs/cl-attn.yaml"):
+        plugin.ContrastiveAttention()
+    with pytest.raises(Unavailable, match="not found"):
+        plugin.CUT(checkpoint=tmp_path / "nope.safetensors")
+
+
+def test_translates_at_model_size_and_resizes_back(tmp_path):
+    path, g = _checkpoint(tmp_path, attention=True)
+    inp = create("inpainter", "cl-attn", checkpoint=str(path), device="cpu", batch_size=2)
+    images = _faces()
+    masks = np.zeros(images.shape[:3], dtype=bool)
+    out = inp(images, masks)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    with torch.no_grad():
+        expected = resize(to_uint8(g(to_tensor(resize(images, 32)))), 40)
+    np.testing.assert_array_equal(out, expected)
+    # masks are ignored; the batch size does not change the result (no batch statistics)
+    # (up to float rounding of a different batch shape: at most 1 grey level)
+    other = plugin.ContrastiveAttention(checkpoint=path, batch_size=1)(images, np.ones_like(masks))
+    assert np.abs(other.astype(int) - out.astype(int)).max() <= 1
+
+
+def test_model_size_input_is_not_resampled(tmp_path):
+    path, g = _checkpoint(tmp_path, attention=False)
+    images = _faces(size=32)
+    out = plugin.CUT(checkpoint=path)(images, np.zeros(images.shape[:3], bool))
+    with torch.no_grad():
+        np.testing.assert_array_equal(out, to_uint8(g(to_tensor(images))))
+
+
+def test_describe_reports_hash_and_steps(tmp_path):
+    path, _ = _checkpoint(tmp_path, attention=False, step=123)
+    facts = plugin.CUT(checkpoint=path).describe()
+    assert facts["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert facts["steps_trained"] == 123 and facts["attention"] is False and facts["image_size"] == 32
+
+
+def test_wrong_kind_of_checkpoint_and_bad_input(tmp_path):
+    path, _ = _checkpoint(tmp_path, attention=True)
+    with pytest.raises(BenchError, match="cl-attn"):
+        plugin.CUT(checkpoint=path)
+    inp = plugin.ContrastiveAttention(checkpoint=path)
+    with pytest.raises(BenchError, match="uint8"):
+        inp(_faces().astype(np.float32), np.zeros((3, 40, 40), bool))
+    with pytest.raises(BenchError, match="masks"):
+        inp(_faces(), np.zeros((3, 41, 40), bool))
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(BenchError, match="garbage.safetensors"):
+        plugin.ContrastiveAttention(checkpoint=garbage)
+
+
+def test_released_checkpoints_load_when_present():
+    for cls in (plugin.ContrastiveAttention, plugin.CUT):
+        path = plugin.WEIGHTS / f"{cls.name}.safetensors"
+        if not path.is_file():
+            continue
+        inp = cls()
+        out = inp(_faces(n=1, size=160), np.zeros((1, 160, 160), bool))
+        assert out.shape == (1, 160, 160, 3)
+        card = path.with_suffix(".json")
+        if card.is_file():
+            import json
+
+            facts = json.loads(card.read_text())
+            assert facts["sha256"] == inp.describe()["sha256"]
+            assert facts["steps_trained"] == inp.describe()["steps_trained"]
