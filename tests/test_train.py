@@ -134,3 +134,21 @@ def test_cli_trains_and_resumes(lfw_root, tmp_path):
     assert bench_main(["train", str(path), "--out", str(tmp_path / "o"), "--resume"]) == 0
     assert json.loads((tmp_path / "o" / "cl-attn.json").read_text())["steps_trained"] == 4
     assert bench_main(["train", str(path), "--out", str(tmp_path / "empty"), "--resume"]) == 1
+
+
+def test_benchmark_measures_a_tiny_model():
+    from inpaint.benchmark import format_table, generator_flops, measure
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny ops on threads that wait for each other crawl on a busy machine
+    try:
+        row = measure(32, 4, 2, 4, attention=True, repeats=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert row["train_step_s"] > 0 and row["train_step_cpu_s"] > 0 and row["infer_images_s"] > 0
+    from inpaint.networks import Generator
+
+    assert row["generator_gflop"] * 1e9 == generator_flops(Generator(4, 2, True, 32), 32)
+    row["config"] = "tiny"
+    table = format_table({"torch": torch.__version__, "threads": 1, "load": 0.0, "rows": [row]})
+    assert "| tiny (ngf 4, 2 blocks) | 32 | on |" in table

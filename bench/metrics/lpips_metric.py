@@ -40,7 +40,7 @@ def lpips_network(net: str = "alex", device: str | None = None) -> torch.nn.Modu
     return _NETWORKS[key]
 
 
-def _to_tensor(images: np.ndarray, device: str) -> torch.Tensor:
+def _to_tensor(images: np.ndarray, device: torch.device | str) -> torch.Tensor:
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     return x.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
@@ -110,6 +110,8 @@ class LPIPS(ImageMetric):
     def per_image(self, reference: np.ndarray, candidate: np.ndarray, masks: np.ndarray) -> np.ndarray:
         if reference.shape != candidate.shape or reference.ndim != 4 or reference.shape[-1] != 3:
             raise BenchError(f"lpips: reference {reference.shape} and candidate {candidate.shape} must be equal N x H x W x 3")
+        if reference.dtype != np.uint8 or candidate.dtype != np.uint8:
+            raise BenchError(f"lpips: images must be uint8, got {reference.dtype} and {candidate.dtype}")
         return lpips_distances(self.model, reference, candidate, self.batch_size, self.cache)
 
     def describe(self) -> dict:
