@@ -82,6 +82,7 @@ def measure(size: int, ngf: int, n_blocks: int, ndf: int, attention: bool, batch
             "train_batch": batch, "train_step_s": step_s, "train_step_cpu_s": step_cpu, "infer_images_s": images_s,
             "infer_cpu_s_per_image": infer_cpu / infer_batch,
             "generator_gflop": flops / 1e9, "infer_gflop_s": flops * images_s / 1e9,
+            "infer_gflop_per_cpu_s": flops / 1e9 / (infer_cpu / infer_batch),
             "generator_params": sum(p.numel() for p in generator.parameters())}
 
 
@@ -103,14 +104,15 @@ def run(quick: bool = False, threads: int | None = None) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     head = ("| config | size | attention | params (M) | GFLOP/image | train s/step (batch 1) | train CPU-s/step "
-            "| infer images/s | infer CPU-s/image | infer GFLOP/s |")
+            "| infer images/s | infer CPU-s/image | infer GFLOP/s | infer GFLOP per CPU-s |")
     lines = [f"torch {result['torch']}, {result['threads']} threads, load average {result['load']:.1f} at the start",
-             "", head, "|" + "---|" * 10]
+             "", head, "|" + "---|" * 11]
     for r in result["rows"]:
         lines.append(f"| {r['config']} (ngf {r['ngf']}, {r['n_blocks']} blocks) | {r['size']} | "
                      f"{'on' if r['attention'] else 'off'} | {r['generator_params'] / 1e6:.2f} | "
                      f"{r['generator_gflop']:.1f} | {r['train_step_s']:.3f} | {r['train_step_cpu_s']:.3f} | "
-                     f"{r['infer_images_s']:.1f} | {r['infer_cpu_s_per_image']:.3f} | {r['infer_gflop_s']:.1f} |")
+                     f"{r['infer_images_s']:.1f} | {r['infer_cpu_s_per_image']:.3f} | {r['infer_gflop_s']:.1f} | "
+                     f"{r['infer_gflop_per_cpu_s']:.0f} |")
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ import torch
 from bench.api import BenchError, Face
 from bench.atomic import write_json, write_npz
 from bench.data.imageio import load_rgb
-from bench.data.lfw import LFW
+from bench.data.lfw import LFW, image_id
 from inpaint.config import DataConfig
 
 SPLIT_RULES = {
@@ -45,9 +45,13 @@ def pair_image_ids(lfw: LFW) -> set[str]:
     ids: set[str] = set()
     path = lfw.protocol_file("pairs.txt")
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
-        if line.strip():
-            a, b, _ = LFW._parse_pair(line, f"{path.name} line {line_no}")
-            ids.update((a, b))
+        fields, where = line.split(), f"{path.name} line {line_no}"
+        if len(fields) == 3:
+            ids.update((image_id(fields[0], fields[1], where), image_id(fields[0], fields[2], where)))
+        elif len(fields) == 4:
+            ids.update((image_id(fields[0], fields[1], where), image_id(fields[2], fields[3], where)))
+        elif fields:
+            raise BenchError(f"{where}: expected 3 or 4 fields, got {len(fields)}")
     return ids
 
 

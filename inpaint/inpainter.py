@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 import torch
 
@@ -42,6 +43,8 @@ class _Translator(Inpainter):
                              f"(attention={self.config.model.attention}); use the {other!r} inpainter")
         self.path, self.step, self.batch_size = path, info["step"], batch_size
         self.size = self.config.model.image_size
+        card = path.with_suffix(".json")
+        self.card_path: Path | None = card if card.is_file() else None  # training log for reports
         self._sha256: str | None = None
 
     @torch.inference_mode()
@@ -71,8 +74,6 @@ class _Translator(Inpainter):
 def _resize_to(images: np.ndarray, height: int, width: int) -> np.ndarray:
     if height == width:
         return resize(images, height)
-    import cv2
-
     return np.stack([cv2.resize(im, (width, height), interpolation=cv2.INTER_CUBIC) for im in images])
 
 

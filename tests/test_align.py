@@ -37,7 +37,9 @@ def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
-@pytest.mark.parametrize("angle,scale,tx,ty", [(30.0, 1.7, 5.0, -3.0), (-90.0, 0.5, 100.0, 20.0), (179.0, 2.0, 0.0, 0.0)])
+@pytest.mark.parametrize(
+    "angle,scale,tx,ty", [(30.0, 1.7, 5.0, -3.0), (-90.0, 0.5, 100.0, 20.0), (179.0, 2.0, 0.0, 0.0)]
+)
 def test_known_similarity_is_recovered(angle, scale, tx, ty):
     src = np.random.default_rng(0).uniform(0, 100, size=(5, 2))
     truth = known_transform(angle, scale, tx, ty)

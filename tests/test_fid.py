@@ -159,3 +159,14 @@ def test_pytorch_fid_loads_the_exported_weights_without_downloading(faces: np.nd
     with torch.inference_mode():
         theirs = model(torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 255.0)[0].flatten(1).numpy()
     np.testing.assert_allclose(theirs, features, rtol=0, atol=1e-5)
+
+
+def test_kid_from_full_kernels_equals_per_subset_mmd():
+    from bench.metrics.fid import polynomial_mmd2
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(120, 16)), rng.normal(size=(130, 16)) + 0.2
+    mean, std, size = kernel_inception_distance(a, b, subsets=7, subset_size=50, seed=5)
+    draw = np.random.default_rng(5)
+    values = [polynomial_mmd2(a[draw.choice(120, 50, replace=False)], b[draw.choice(130, 50, replace=False)]) for _ in range(7)]
+    assert size == 50 and mean == pytest.approx(np.mean(values), rel=1e-12) and std == pytest.approx(np.std(values), rel=1e-9)

@@ -61,7 +61,10 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
         notes.append(f"{len(tables.failed_faces)} images could not be read and were skipped with their pairs")
     for key, reason in comp.unavailable.items():
         notes.append(f"{key.split(':', 1)[1]}: unavailable ({reason})")
+    import os
+
     cards = {name: getattr(method, "card_path", None) for name, method in comp.methods.items()}
+    cards = {name: os.path.relpath(card, out_dir) if card else None for name, card in cards.items()}
     info = {
         "protocol_name": protocol.name,
         "protocol": protocol.to_dict(),
@@ -83,7 +86,7 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
             **{name: {"higher_is_better": m.higher_is_better, "region": m.region} for name, m in comp.image_metrics.items()},
             **{name: {"higher_is_better": m.higher_is_better, "region": "set"} for name, m in comp.set_metrics.items()},
             **({name: {"higher_is_better": hib, "region": "pairs"} for name, hib in
-                [("acc", True), ("acc_std", False), ("auc", True), ("tar@far=1e-2", True), ("tar@far=1e-3", True)]}
+                [("acc", True), ("auc", True), ("tar@far=1e-2", True), ("tar@far=1e-3", True)]}
                if comp.recognizers else {}),
         },
         "conventions": provenance.CONVENTIONS,
@@ -95,7 +98,7 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
         "wall_seconds_this_invocation": round(time.time() - start, 1),
         "peak_memory_mb": round(provenance.peak_memory_mb(), 1),
         "notes": notes,
-        "train_cards": {k: (str(v) if v else None) for k, v in cards.items()},
+        "train_cards": cards,  # model cards, relative to the results folder
     }
     written = write_results(out_dir, tables, info)
     if protocol.dataset.kind == "celeba":

@@ -7,6 +7,8 @@ threshold ``t`` maximising accuracy on the other 9 folds (the first best on the 
 ``0, 0.01, ..., 3.99``) is applied to the held-out fold. The reported accuracy is the mean
 over folds with numpy's (population) standard deviation. Here scores are cosine similarities,
 so the same grid appears as cosine thresholds ``1 - t/2`` with "same" meaning ``score > 1 - t/2``.
+(insightface's test script also adds the embedding of the mirrored image before normalising;
+that is the recognizer's business, not the protocol's: recognizers here embed each image once.)
 
 Folds: pairs.txt's own 10 folds when they are complete (300 same + 300 different each),
 otherwise folds stratified by label (:func:`protocol_folds`). Pairs are never split in file
@@ -179,7 +181,9 @@ def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> tuple[float,
     impostor = np.sort(scores[~same])[::-1]
     genuine = scores[same]
     if impostor.size == 0 or genuine.size == 0:
-        raise BenchError(f"verification: TAR@FAR needs same and different pairs (got {genuine.size} and {impostor.size})")
+        raise BenchError(
+            f"verification: TAR@FAR needs same and different pairs (got {genuine.size} and {impostor.size})"
+        )
     allowed = int(np.floor(far * impostor.size + 1e-9))  # < impostor.size since far < 1
     threshold = impostor[allowed]
     return float(np.mean(genuine > threshold)), int(impostor.size)

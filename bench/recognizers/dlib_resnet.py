@@ -8,13 +8,13 @@ with padding 0.25 (``get_face_chip``'s similarity transform to its 5-point templ
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from bench.api import BenchError, Recognizer, Unavailable
+from bench.assets import sha256_file
 from bench.landmarks import dlib_five
 from bench.recognizers.align import check_inputs, l2_normalise
 
@@ -33,14 +33,6 @@ def default_model_path() -> Path:
     return Path(face_recognition_models.__file__).parent / "models" / "dlib_face_recognition_resnet_model_v1.dat"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class DlibResNet(Recognizer):
     """dlib's ResNet face descriptor. Options: ``model`` (path to the .dat file), ``batch_size``."""
 
@@ -57,8 +49,10 @@ class DlibResNet(Recognizer):
         if int(batch_size) < 1:
             raise BenchError(f"dlib: batch_size must be positive, got {batch_size}")
         self.batch_size = int(batch_size)
-        import dlib
-
+        try:
+            import dlib
+        except ImportError as exc:
+            raise Unavailable("dlib: unavailable (pip install dlib-bin)") from exc
         self._dlib = dlib
         self._net = dlib.face_recognition_model_v1(str(self.model_path))
 
@@ -89,11 +83,12 @@ class DlibResNet(Recognizer):
         """The 150 x 150 chips dlib feeds the network (for inspection and tests)."""
         images, landmarks = check_inputs(images, landmarks, self.name)
         five = dlib_five(landmarks)
-        return np.stack([
-            self._dlib.get_face_chip(np.ascontiguousarray(img), self._detection(pts)[0], size=CHIP_SIZE, padding=PADDING)
-            for img, pts in zip(images, five)
-        ])
+        out = np.empty((images.shape[0], CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+        for i, (img, pts) in enumerate(zip(images, five)):
+            shape = self._detection(pts)[0]
+            out[i] = self._dlib.get_face_chip(np.ascontiguousarray(img), shape, size=CHIP_SIZE, padding=PADDING)
+        return out
 
     def describe(self) -> dict:
-        return {"model": str(self.model_path), "sha256": sha256_of(self.model_path), "chip": CHIP_SIZE,
+        return {"model": str(self.model_path), "sha256": sha256_file(self.model_path), "chip": CHIP_SIZE,
                 "padding": PADDING, "alignment": "dlib 5-point get_face_chip"}
