@@ -177,8 +177,8 @@ def _cached(spec: AssetSpec) -> tuple[Path, dict] | None:
 
 
 def _in_place(spec: AssetSpec) -> Path | None:
-    """A standard-place file usable as it is (no conversion, sha256 as pinned)."""
-    if spec.convert is not None or not spec.sha256:
+    """A standard-place file usable as it is: its sha256 is the one pinned for the final file."""
+    if not spec.sha256:
         return None
     for candidate in spec.standard_paths():
         if candidate.is_file() and sha256_file(candidate) == spec.sha256:

@@ -61,7 +61,7 @@ def build(protocol: Protocol, log: Callable[[str], None] = print) -> Components:
             method = method_classes[spec.display](**spec.options)
         except Unavailable as exc:
             comp.unavailable[f"method:{spec.display}"] = str(exc)
-            log(f"method {spec.display}: unavailable ({exc})")
+            log(f"{spec.display}: unavailable ({exc})")
             continue
         except (TypeError, ValueError) as exc:
             raise BenchError(f"methods: {spec.display!r}: bad options {spec.options} ({exc})") from exc
@@ -75,7 +75,7 @@ def build(protocol: Protocol, log: Callable[[str], None] = print) -> Components:
             recognizer = recognizer_classes[spec.display](**spec.options)
         except (Unavailable, BenchError) as exc:
             comp.unavailable[f"recognizer:{spec.display}"] = str(exc)
-            log(f"recognizer {spec.display}: unavailable ({exc})")
+            log(f"{spec.display}: unavailable ({exc})")
             continue
         except (TypeError, ValueError) as exc:
             raise BenchError(f"recognizers: {spec.display!r}: bad options {spec.options} ({exc})") from exc

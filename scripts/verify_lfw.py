@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             recognizer = registry.create("recognizer", name)
         except Unavailable as exc:
-            print(f"{name}: {exc}")
+            print(exc)  # the message names the recognizer
             continue
         batch = 32
         chunks = []

@@ -132,7 +132,7 @@ def offline_home(tmp_path, monkeypatch):
 def test_missing_weights_raise_unavailable_with_instructions(offline_home, tmp_path):
     from bench.recognizers.arcface import ArcFace
 
-    with pytest.raises(Unavailable, match=r"^arcface: unavailable \(place buffalo_l/w600k_r50.onnx in ~/.insightface"):
+    with pytest.raises(Unavailable, match=r"^w600k_r50.onnx not found: place buffalo_l/w600k_r50.onnx in ~/.insightface"):
         ArcFace()
     with pytest.raises(Unavailable, match="missing.onnx not found"):
         ArcFace(model=tmp_path / "missing.onnx")

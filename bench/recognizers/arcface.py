@@ -29,8 +29,8 @@ from bench.recognizers.align import ARCFACE_TEMPLATE, check_inputs, l2_normalise
 ASSET_NAME = "arcface-buffalo_l-w600k_r50"
 FILENAME = "w600k_r50.onnx"
 HOW_TO_GET = (
-    "place buffalo_l/w600k_r50.onnx in ~/.insightface/models/ — e.g. `insightface` downloads buffalo_l "
-    "on first use — or pass model: PATH"
+    "w600k_r50.onnx not found: place buffalo_l/w600k_r50.onnx in ~/.insightface/models/ "
+    "(insightface downloads buffalo_l on first use) or pass model: PATH"
 )
 
 
@@ -98,13 +98,16 @@ class ArcFace(Recognizer):
         if model is not None:
             self.model_path = Path(model).expanduser()
             if not self.model_path.is_file():
-                raise Unavailable(f"arcface: unavailable (model {self.model_path} not found; {HOW_TO_GET})")
+                raise Unavailable(f"model {self.model_path} not found; {HOW_TO_GET}")
         else:
             try:
                 self.model_path = resolve(ASSET_NAME, fetch=True, log=lambda m: print(m, file=sys.stderr))
             except Unavailable as exc:
-                tried = str(exc).removesuffix(f" {HOW_TO_GET}")  # the asset's message ends with the same hint
-                raise Unavailable(f"arcface: unavailable ({HOW_TO_GET}); {tried}") from exc
+                # The reason shown in tables: how to get the weights; the details only when a file
+                # was found but refused (a wrong hash), not every URL that could not be reached.
+                details = str(exc).removesuffix(f" {HOW_TO_GET}")
+                reason = details if "sha256" in details else "the official download was unreachable"
+                raise Unavailable(f"{HOW_TO_GET}; {reason}") from exc
         if int(batch_size) < 1:
             raise BenchError(f"arcface: batch_size must be positive, got {batch_size}")
         import onnxruntime
