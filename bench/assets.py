@@ -238,6 +238,11 @@ def _try_adopt(spec: AssetSpec, raw: Path, source: str, log: Log, failures: list
         return None
 
 
+def offline() -> bool:
+    """True when ``BENCH_OFFLINE`` is set (``bench run --offline``): nothing is fetched."""
+    return os.environ.get("BENCH_OFFLINE", "") not in ("", "0")
+
+
 def resolve(name: str, fetch: bool = True, log: Log = print) -> Path:
     """Path of a verified copy of asset ``name``; fetches it if needed and allowed.
 
@@ -245,6 +250,7 @@ def resolve(name: str, fetch: bool = True, log: Log = print) -> Path:
     :class:`Unavailable` naming everything tried and how to get the file by hand.
     """
     spec = get_spec(name)
+    fetch = fetch and not offline()
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / f".{spec.filename}.lock")):

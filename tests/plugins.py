@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from bench.api import ImageMetric, Inpainter
+from bench.api import ImageMetric, Inpainter, SetMetric
 
 
 class MeanFill(Inpainter):
@@ -63,3 +63,17 @@ class SlowMAE(ImageMetric):
         time.sleep(float(os.environ.get("TEST_METRIC_DELAY", "0")))
         diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
         return diff.reshape(len(diff), -1).mean(axis=1)
+
+
+class SlowMeanDistance(SetMetric):
+    """Distance between the mean colours of two sets; slow in ``from_features`` (the aggregation)."""
+
+    name = "slow-mean-distance"
+    feature_key = "mean-colour"
+
+    def features(self, images):
+        return images.reshape(len(images), -1, 3).mean(axis=1)
+
+    def from_features(self, reference, candidate):
+        time.sleep(float(os.environ.get("TEST_AGGREGATE_DELAY", "0")))
+        return float(np.linalg.norm(reference.mean(axis=0) - candidate.mean(axis=0)))

@@ -2,6 +2,7 @@
 plugins from outside the repository, and plugins that misbehave."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,8 +61,6 @@ def test_tiny_run_writes_results(tmp_path, bench_data):
     index = pd.read_csv(out / "samples" / "index.csv")
     assert set(index.method) == {"clean", "masked", "telea"} and index.row.nunique() == 2
     assert all((out / "samples" / f).exists() for f in index.file)
-    import json
-
     info = json.loads((out / "run.json").read_text())
     assert info["dataset"]["n_pairs"] == 12 and info["landmarks"]["detected"] + info["landmarks"]["fallback"] == info["dataset"]["n_faces"]
     # A second invocation reuses the cache and reproduces the same numbers.
@@ -83,20 +82,33 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("phase", ["inpainting", "metrics"])
+@pytest.mark.parametrize("phase", ["inpainting", "metrics", "aggregation"])
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path, bench_data, phase):
-    protocol = write_protocol(tmp_path, limit=16, methods="masked, tests.plugins:MeanFill", batch=6)
+    protocol = write_protocol(tmp_path, limit=16, methods="masked, tests.plugins:MeanFill", batch=6,
+                              metrics="psnr-mask, tests.plugins:SlowMAE, tests.plugins:SlowMeanDistance")
     reference = tmp_path / "reference"
     done = run_cli(["run", str(protocol), "--out", str(reference), "--no-report"])
     assert done.returncode == 0, done.stderr
 
     out = tmp_path / "killed"
-    env = {"TEST_PLUGIN_DELAY": "0.4"} if phase == "inpainting" else {"TEST_METRIC_DELAY": "0.4"}
+    env = {"inpainting": {"TEST_PLUGIN_DELAY": "0.4"}, "metrics": {"TEST_METRIC_DELAY": "0.4"},
+           "aggregation": {"TEST_AGGREGATE_DELAY": "5"}}[phase]
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(protocol), "--out", str(out), "--no-report"],
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     conditions = out / "cache" / "conditions"
-    _kill_when(proc, lambda: conditions.exists() and len(list(conditions.rglob("c*.npz"))) >= 2)
+    plan = out / "cache" / "plan.json"
+
+    def ready() -> bool:
+        if not plan.exists() or not conditions.exists():
+            return False
+        # aggregation: wait until every chunk of both methods is cached
+        needed = 2 if phase != "aggregation" else 2 * json.loads(plan.read_text())["chunks"]
+        return len(list(conditions.rglob("c*.npz"))) >= needed
+
+    _kill_when(proc, ready)
+    if phase == "aggregation":
+        time.sleep(1.0)  # inside the slow set metric, before any result file is written
     assert not (out / "metrics.csv").exists()
     assert not list(out.rglob("*.tmp")) or all(p.stat().st_size >= 0 for p in out.rglob("*.tmp"))
     resumed = run_cli(["run", str(protocol), "--out", str(out), "--no-report"])

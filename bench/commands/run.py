@@ -18,12 +18,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="use at most N pairs (half same, half different), or N faces without pairs")
     parser.add_argument("--fresh", action="store_true", help="discard the cache of an earlier run in the results folder")
     parser.add_argument("--no-report", action="store_true", help="write metrics.csv and run.json but no tables or plots")
+    parser.add_argument("--offline", action="store_true",
+                        help="fetch no weights: use cached assets only (missing ones make their plugin unavailable)")
 
 
 def run(args: argparse.Namespace) -> int:
     from bench.runner import check_plan
 
     start = time.time()
+    if args.offline:
+        import os
+
+        os.environ["BENCH_OFFLINE"] = "1"
     protocol = protocol_io.load(args.protocol)
     if args.limit is not None and args.limit < 2:
         raise BenchError("--limit must be at least 2")
