@@ -91,7 +91,7 @@ def aggregate(protocol: Protocol, plan: Plan, comp: Components, out_dir: Path) -
         if usable_pairs:
             emb = clean[f"emb:{name}"]
             scores = np.sum(emb[a] * emb[b], axis=1)
-            base = {"dataset": dataset, "mask": "none", "method": CLEAN, "recognizer": name}
+            base = {"dataset": dataset, "mask": "", "method": CLEAN, "recognizer": name}  # "" = every mask style
             _verification(rows, bin_rows, roc_rows, base, scores, same, folds, None, edges)
 
     for style in style_names(protocol):
