@@ -135,12 +135,15 @@ def ssim_vs_skimage(perf: Perf, candidate: np.ndarray) -> dict[str, Any]:
 
 
 def lpips_vs_package(perf: Perf, candidate: np.ndarray) -> dict[str, Any]:
-    from bench.metrics.lpips_metric import LPIPS, lpips_network
+    """Ours cold (every reference through the backbone) and as the runner uses it (reference
+    features reused across the methods scored against them), against the package pair by pair."""
+    from bench.metrics.lpips_metric import LPIPS, lpips_distances, lpips_network
 
     images = perf.images
     metric = LPIPS()
-    metric.per_image(images[:2], candidate[:2], None)
-    ours_s, ours = timed(lambda: metric.per_image(images, candidate, None), 2)
+    cold_s, ours = timed(lambda: lpips_distances(metric.model, images, candidate, metric.batch_size, cache=None), 2)
+    metric.per_image(images, candidate, None)
+    warm_s, _ = timed(lambda: metric.per_image(images, candidate, None), 2)
     model = lpips_network("alex")
 
     def pair_by_pair() -> np.ndarray:
@@ -153,9 +156,11 @@ def lpips_vs_package(perf: Perf, candidate: np.ndarray) -> dict[str, Any]:
         return np.array(out)
 
     ref_s, ref = timed(pair_by_pair, 2)
-    perf.add("metric: lpips (ours, batched)", len(images), ours_s)
+    perf.add("metric: lpips (ours, batched)", len(images), cold_s)
+    perf.add("metric: lpips (ours, references reused)", len(images), warm_s)
     perf.add("reference: lpips package per pair", len(images), ref_s)
-    return {"speedup": round(ref_s / ours_s, 2), "max_abs_diff": float(np.abs(ours - ref).max()), "goal": ">= 2x, same values"}
+    return {"speedup": round(ref_s / cold_s, 2), "speedup_references_reused": round(ref_s / warm_s, 2),
+            "max_abs_diff": float(np.abs(ours - ref).max()), "goal": ">= 2x, same values"}
 
 
 def fid_vs_pytorch_fid(perf: Perf) -> dict[str, Any]:
