@@ -19,7 +19,6 @@ resolution holds a per-asset file lock, so a half-written file never counts.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -32,6 +31,7 @@ from typing import Callable
 
 from filelock import FileLock
 
+from bench import hashing
 from bench.api import BenchError, Unavailable
 from bench.assets_fetch import download_url, fetch_pypi_member
 
@@ -135,11 +135,7 @@ def sha256_file(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[key] = hashing.sha256_file(path)
     return _HASHES[key]
 
 

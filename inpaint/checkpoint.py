@@ -8,7 +8,6 @@ written to a temporary file and moved into place, so a crash never leaves half a
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,11 @@ from torch import nn
 
 from bench.api import BenchError
 from bench.atomic import atomic_write
+from bench.hashing import sha256_file as sha256
 from inpaint.config import ModelConfig, config_from_dict
 from inpaint.networks import Generator
 
 FORMAT = "masked-face-inpaint/1"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
