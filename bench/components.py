@@ -30,6 +30,18 @@ class Components:
         return extractors
 
 
+def check_names(protocol: Protocol) -> None:
+    """Resolve every plugin name; an unknown one is reported with its key path and the choices."""
+    for key, kind, names in (("metrics", "metric", protocol.metrics),
+                             ("methods", "inpainter", [s.name for s in protocol.methods]),
+                             ("recognizers", "recognizer", [s.name for s in protocol.recognizers])):
+        for i, name in enumerate(names):
+            try:
+                registry.resolve(kind, name)
+            except BenchError as exc:
+                raise BenchError(f"{key}[{i}]: {exc}") from None
+
+
 def _resolve_assets(classes: list[type], log: Callable[[str], None]) -> dict[str, str]:
     names = sorted({name for cls in classes for name in getattr(cls, "assets", ())})
     if not names:

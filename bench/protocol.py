@@ -197,8 +197,38 @@ def parse(data: Any, default_name: str = "protocol") -> Protocol:
     return protocol
 
 
-def load(path: Path | str) -> Protocol:
-    """Read a protocol file with YAML safe loading; errors name the file, line and key."""
+def apply_overrides(data: Any, overrides: list[str]) -> Any:
+    """Apply ``KEY.PATH=VALUE`` overrides (VALUE is YAML, e.g. ``masks.styles=[n95]``)."""
+    if not overrides:
+        return data
+    if not isinstance(data, dict):
+        raise BenchError("--set needs a protocol that is a mapping")
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise BenchError(f"--set {item!r}: expected KEY=VALUE, e.g. masks.styles=[n95]")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BenchError(f"--set {item!r}: value is not valid YAML ({exc})") from None
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise BenchError(f"--set {item!r}: {part} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load(path: Path | str, overrides: list[str] | None = None) -> Protocol:
+    """Read a protocol file with YAML safe loading; errors name the file, line and key.
+
+    ``overrides`` (``--set`` on the command line) replace values before validation.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -215,6 +245,6 @@ def load(path: Path | str) -> Protocol:
         problem = getattr(exc, "problem", None) or str(exc)
         raise BenchError(f"protocol {path}:{where}: {problem}{hint}") from None
     try:
-        return parse(data, default_name=path.stem)
+        return parse(apply_overrides(data, overrides or []), default_name=path.stem)
     except BenchError as exc:
         raise BenchError(f"protocol {path}: {exc}") from None

@@ -71,3 +71,16 @@ def test_yaml_is_loaded_safely(tmp_path):
 def test_missing_protocol_file(tmp_path):
     with pytest.raises(BenchError, match="not found"):
         protocol_io.load(tmp_path / "nope.yaml")
+
+
+def test_command_line_overrides(tmp_path, bench_data):
+    path = tmp_path / "p.yaml"
+    path.write_text(GOOD)
+    protocol = protocol_io.load(path, ["masks.styles=[n95, cloth]", "dataset.folds=[2]", "batch_size=8"])
+    assert protocol.masks.styles == ["n95", "cloth"] and protocol.dataset.folds == [2] and protocol.batch_size == 8
+    with pytest.raises(BenchError, match=r"dataset.foldz: unknown key"):
+        protocol_io.load(path, ["dataset.foldz=[2]"])
+    with pytest.raises(BenchError, match=r"expected KEY=VALUE"):
+        protocol_io.load(path, ["masks.styles"])
+    with pytest.raises(BenchError, match=r"batch_size: expected int"):
+        protocol_io.load(path, ["batch_size=lots"])

@@ -155,7 +155,7 @@ def test_unknown_method_is_named(tmp_path, bench_data, capsys):
     protocol = write_protocol(tmp_path, limit=4, methods="masked, no-such-inpainter")
     assert main(["run", str(protocol), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert "unknown inpainter 'no-such-inpainter'" in err and "telea" in err
+    assert "methods[1]: unknown inpainter 'no-such-inpainter'" in err and "telea" in err
 
 
 EXTERNAL = '''\

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="use at most N pairs (half same, half different), or N faces without pairs")
     parser.add_argument("--fresh", action="store_true", help="discard the cache of an earlier run in the results folder")
     parser.add_argument("--no-report", action="store_true", help="write metrics.csv and run.json but no tables or plots")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a protocol value (YAML), e.g. --set masks.styles=[n95] --set dataset.folds=[2]")
     parser.add_argument("--offline", action="store_true",
                         help="fetch no weights: use cached assets only (missing ones make their plugin unavailable)")
 
@@ -30,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
         import os
 
         os.environ["BENCH_OFFLINE"] = "1"
-    protocol = protocol_io.load(args.protocol)
+    protocol = protocol_io.load(args.protocol, args.overrides)
+    from bench.components import check_names
+
+    check_names(protocol)  # unknown plugins fail before any data is read
     if args.limit is not None and args.limit < 2:
         raise BenchError("--limit must be at least 2")
     out_dir = args.out or Path(protocol.output) / protocol.name
