@@ -12,7 +12,7 @@ PACKAGES = ("masked-face-bench", "torch", "torchvision", "numpy", "opencv-python
 
 CONVENTIONS = {
     "images": "uint8 RGB; grayscale LFW replicated to 3 channels; masks True where hidden",
-    "psnr/ssim": "whole image, data_range 255; SSIM as scikit-image (7x7 uniform window, channel_axis=-1)",
+    "psnr/ssim": "whole image, data_range 255, PSNR capped at 100 dB; SSIM with Wang et al.'s conventions (11x11 Gaussian window, sigma 1.5, population covariance), mean of the 3 channels",
     "psnr-mask/l1-mask": "computed over hidden pixels only; L1 on the [0, 1] intensity scale; an image with an empty mask is left out and counted",
     "lpips": "lpips package v0.1 linear heads, inputs scaled to [-1, 1], whole image",
     "fid/kid": "pytorch-fid InceptionV3 pool3 (2048-d), bilinear resize to 299; each method's outputs against the clean originals of the same faces; KID: unbiased MMD^2, cubic polynomial kernel",

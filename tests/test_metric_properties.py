@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from bench.metrics.pixel import PSNR_CAP_DB, L1Mask, PSNRMask, psnr, ssim
 
-SHAPES = st.tuples(st.integers(1, 3), st.integers(7, 24), st.integers(7, 24))
+SHAPES = st.tuples(st.integers(1, 3), st.integers(11, 24), st.integers(11, 24))
 
 
 @st.composite

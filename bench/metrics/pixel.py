@@ -5,11 +5,11 @@ Conventions:
 - PSNR = 10 log10(255^2 / MSE), MSE over all pixels and channels (scikit-image's
   ``peak_signal_noise_ratio(data_range=255)``), capped at ``PSNR_CAP_DB`` = 100 dB so that an
   exact copy (MSE = 0, infinite PSNR) does not make an average infinite;
-- SSIM = scikit-image's ``structural_similarity(channel_axis=-1, data_range=255)`` with its
-  defaults: 7 x 7 uniform window, K1 = 0.01, K2 = 0.03, sample covariance, the mean over the
-  pixels whose window lies inside the image, averaged over the 3 channels. Computed on chunks
-  of the batch in torch with exact window sums (the cropped border makes the filter's edge
-  mode irrelevant); equal to scikit-image to ~1e-7;
+- SSIM with Wang et al.'s conventions (IEEE TIP 2004): 11 x 11 Gaussian window with sigma 1.5,
+  K1 = 0.01, K2 = 0.03, population covariance, the mean over the pixels whose window lies
+  inside the image, averaged over the 3 channels; equal to scikit-image's
+  ``structural_similarity(channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False)`` to ~1e-6;
 - region "mask" (``psnr-mask``, ``l1-mask``): only the hidden pixels (mask True) count. An image
   whose mask is empty has no such pixels: its score is NaN (never 0), ``compute()`` averages
   the other images and reports how many were empty in ``n_empty``;
@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from bench.api import BenchError, ImageMetric
 
 PSNR_CAP_DB = 100.0
-SSIM_WINDOW = 7
-_SSIM_CHUNK_PIXELS = 1 << 16  # pixels per torch call: small chunks keep the 12 planes in cache
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5  # int(3.5 * sigma + 0.5): scipy's truncate=3.5, as scikit-image uses
+SSIM_WINDOW = 2 * SSIM_RADIUS + 1
 
 
 def _check_pair(name: str, reference: np.ndarray, candidate: np.ndarray, masks: np.ndarray | None = None) -> None:
@@ -51,44 +51,37 @@ def psnr(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     return _psnr_from_mse((diff ** 2).reshape(len(diff), -1).mean(axis=1))
 
 
-def ssim(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
-    """SSIM of each image pair, equal to scikit-image's defaults (see the module docstring).
+def _gaussian_kernel() -> np.ndarray:
+    """scipy.ndimage's 1-D Gaussian (sigma 1.5, truncate 3.5: radius 5), as scikit-image uses it."""
+    x = np.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
+    return (kernel / kernel.sum()).astype(np.float32)
 
-    Window sums are exact: pixel values are centred on 128, so the values, their products and
-    the 49-term sums are integers below 2^24, which float32 holds exactly. Only the final
-    ratio is rounded to float32 (relative error ~1e-7 per pixel); the mean is taken in float64.
-    With sums S over the window (n = 49 pixels), per pixel and channel:
-    luminance = (2 Mx My + C1 n^2) / (Mx^2 + My^2 + C1 n^2) with M = S + 128 n, and
-    structure = (2 n Sxy - 2 Sx Sy + C2 n (n-1)) / (n (Sxx + Syy) - Sx^2 - Sy^2 + C2 n (n-1)).
+
+def ssim(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """SSIM of each image pair with Wang et al.'s conventions (see the module docstring).
+
+    Per image, the five planes x, y, x^2, y^2, x y (centred on 128, float32) are filtered with
+    one separable Gaussian pass over all channels (OpenCV). Only the pixels whose window lies
+    inside the image are kept, so the border mode does not matter, exactly as scikit-image crops
+    its filtered planes. Equal to scikit-image to ~1e-6.
     """
     if min(reference.shape[1:3]) < SSIM_WINDOW:
-        raise BenchError(f"ssim: images of {reference.shape[1]}x{reference.shape[2]} are smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} window")
-    n = SSIM_WINDOW ** 2
-    c1 = (0.01 * 255.0) ** 2 * n * n
-    c2 = (0.03 * 255.0) ** 2 * n * (n - 1)
-    ones = torch.ones(12, 1, SSIM_WINDOW, SSIM_WINDOW)
-    chunk = max(1, _SSIM_CHUNK_PIXELS // (reference.shape[1] * reference.shape[2]))
+        raise BenchError(f"ssim: images of {reference.shape[1]}x{reference.shape[2]} are smaller than the "
+                         f"{SSIM_WINDOW}x{SSIM_WINDOW} window")
+    c1, c2 = np.float32((0.01 * 255.0) ** 2), np.float32((0.03 * 255.0) ** 2)
+    kernel, r = _gaussian_kernel(), SSIM_RADIUS
     out = np.empty(len(reference), np.float64)
-    with torch.inference_mode():
-        for start in range(0, len(reference), chunk):
-            ref = torch.from_numpy(reference[start:start + chunk]).permute(0, 3, 1, 2)
-            cand = torch.from_numpy(candidate[start:start + chunk]).permute(0, 3, 1, 2)
-            planes = torch.empty(len(ref), 12, *ref.shape[2:])  # x, y, x^2 + y^2, x y
-            x, y = planes[:, 0:3], planes[:, 3:6]
-            x.copy_(ref)
-            y.copy_(cand)
-            planes[:, 0:6].sub_(128.0)
-            torch.mul(x, x, out=planes[:, 6:9]).addcmul_(y, y)
-            torch.mul(x, y, out=planes[:, 9:12])
-            sums = F.conv2d(planes, ones, groups=12)  # valid 7x7 window sums
-            sx, sy, sq, sxy = sums[:, 0:3], sums[:, 3:6], sums[:, 6:9], sums[:, 9:12]
-            numerator = torch.add(c2, sxy, alpha=2 * n).addcmul_(sx, sy, value=-2)
-            denominator = torch.add(c2, sq, alpha=n).addcmul_(sx, sx, value=-1).addcmul_(sy, sy, value=-1)
-            mx, my = sx + 128.0 * n, sy + 128.0 * n
-            numerator.mul_(torch.addcmul(torch.full_like(mx, c1), mx, my, value=2))
-            denominator.mul_(torch.full_like(mx, c1).addcmul_(mx, mx).addcmul_(my, my))
-            values = numerator.div_(denominator).mean(dim=(2, 3), dtype=torch.float64).mean(dim=1)
-            out[start:start + len(ref)] = values.numpy()
+    for i, (ref, cand) in enumerate(zip(reference, candidate)):
+        x = ref.astype(np.float32) - 128.0
+        y = cand.astype(np.float32) - 128.0
+        planes = np.concatenate([x, y, x * x, y * y, x * y], axis=2)
+        filtered = cv2.sepFilter2D(planes, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)[r:-r, r:-r]
+        ux, uy, uxx, uyy, uxy = np.split(filtered, 5, axis=2)
+        mx, my = ux + 128.0, uy + 128.0
+        numerator = (2 * mx * my + c1) * (2 * (uxy - ux * uy) + c2)
+        denominator = (mx * mx + my * my + c1) * ((uxx - ux * ux) + (uyy - uy * uy) + c2)
+        out[i] = (numerator / denominator).mean(dtype=np.float64)
     return out
 
 
@@ -115,7 +108,7 @@ class PSNR(ImageMetric):
 
 
 class SSIM(ImageMetric):
-    """Structural similarity of the whole image (scikit-image's defaults, 7x7 uniform window)."""
+    """Structural similarity of the whole image (Wang et al.: 11x11 Gaussian window, sigma 1.5)."""
 
     name: ClassVar[str] = "ssim"
     higher_is_better: ClassVar[bool] = True
@@ -126,8 +119,9 @@ class SSIM(ImageMetric):
         return ssim(reference, candidate)
 
     def describe(self) -> dict:
-        return {"data_range": 255, "window": "uniform 7x7", "K1": 0.01, "K2": 0.03,
-                "covariance": "sample", "channels": "mean of R, G, B", "reference": "skimage structural_similarity"}
+        return {"data_range": 255, "window": "Gaussian 11x11, sigma 1.5", "K1": 0.01, "K2": 0.03,
+                "covariance": "population", "channels": "mean of R, G, B",
+                "reference": "skimage structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)"}
 
 
 class _MaskMetric(ImageMetric):
