@@ -34,7 +34,7 @@ def test_good_protocol_expands_environment(tmp_path, bench_data):
     path = tmp_path / "p.yaml"
     path.write_text(GOOD)
     protocol = protocol_io.load(path)
-    assert protocol.dataset.root == f"{bench_data}/lfw-gray"
+    assert Path(protocol.dataset.root).resolve() == (bench_data / "lfw-gray").resolve()
     assert protocol.methods[1].options == {"radius": 3} and protocol.methods[1].display == "telea-r3"
     assert protocol.batch_size == 32 and protocol.bins[0] == 0.0
 
