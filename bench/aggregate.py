@@ -78,12 +78,10 @@ def aggregate(protocol: Protocol, plan: Plan, comp: Components, out_dir: Path) -
     bin_rows: list[dict] = []
     roc_rows: list[pd.DataFrame] = []
 
-    usable_pairs = [p for p in plan.pairs if ok[position[p.a]] and ok[position[p.b]]] if comp.recognizers else []
+    usable = [i for i, p in enumerate(plan.pairs) if ok[position[p.a]] and ok[position[p.b]]] if comp.recognizers else []
+    usable_pairs = [plan.pairs[i] for i in usable]
     if usable_pairs:
-        pair_index = [plan.pairs.index(p) for p in usable_pairs] if len(usable_pairs) != len(plan.pairs) else None
-        folds = pair_folds(plan, protocol.seed)
-        if pair_index is not None:
-            folds = folds[pair_index]
+        folds = pair_folds(plan, protocol.seed)[usable]
         a = np.array([position[p.a] for p in usable_pairs])
         b = np.array([position[p.b] for p in usable_pairs])
         same = np.array([p.same for p in usable_pairs])

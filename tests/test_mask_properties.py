@@ -1,9 +1,7 @@
 """Property tests of ``bench.masks.occlude`` on real LFW-gray faces with arbitrary seeds and ids."""
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,8 +12,8 @@ from hypothesis import strategies as st
 from bench.data.imageio import load_rgb
 from bench.landmarks import LandmarkDetector
 from bench.masks import AREA_RANGE, STYLES, occlude
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACES = [
     "Aaron_Eckhart/Aaron_Eckhart_0001.jpg",
     "Colin_Powell/Colin_Powell_0001.jpg",

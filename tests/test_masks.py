@@ -5,7 +5,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from bench.api import BenchError
 from bench.data.imageio import load_rgb
 from bench.landmarks import LandmarkDetector
 from bench.masks import STYLES, occlude, occlude_batch
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACES = [
     "lfw-gray/Aaron_Eckhart/Aaron_Eckhart_0001.jpg",
     "lfw-gray/Colin_Powell/Colin_Powell_0001.jpg",

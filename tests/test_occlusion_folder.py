@@ -3,7 +3,6 @@ missing, unreadable and mis-sized files are reported by name."""
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from bench.data.imageio import load_rgb
 from bench.landmarks import LandmarkDetector
 from bench.masks import occlude
 from bench.occlusion_folder import load_folder_occlusion
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACES = ["Aaron_Eckhart/Aaron_Eckhart_0001.jpg", "Colin_Powell/Colin_Powell_0001.jpg"]
 
 

@@ -1,8 +1,6 @@
 """PSNR, SSIM and the mask-region metrics against scikit-image and hand computations."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +9,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from bench.api import BenchError
 from bench.data.imageio import load_rgb
 from bench.metrics.pixel import PSNR, PSNR_CAP_DB, SSIM, L1Mask, PSNRMask, psnr, ssim
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def _real_batch(folder: str, pattern: str, count: int) -> np.ndarray:

@@ -16,7 +16,8 @@ from bench.api import BenchError
 from bench.cli import main
 from bench.report import render
 from bench.report.load import load_run
-from bench.report.tables import MAX_COLUMNS, build_tables, table_markdown, to_latex
+from bench.report.table_formats import table_markdown, to_latex
+from bench.report.tables import MAX_COLUMNS, build_tables
 from report_fixture import build_run
 
 NUMBER = re.compile(r"(?:\*\*|<ins>)?(-?\d+\.?\d*)(?:\*\*|</ins>)?(?: ± (\d+\.?\d*))?(†?)$")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,8 @@ from PIL import Image
 from bench.cli import main
 from bench.data.imageio import load_rgb
 from bench.metrics.pixel import psnr, ssim
+from tests.conftest import DATA
 
-DATA = Path(os.environ.get("BENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture

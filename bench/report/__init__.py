@@ -13,7 +13,8 @@ from bench.atomic import write_text
 from bench.report.html import to_html
 from bench.report.load import RunResults, load_run
 from bench.report.plots import PREFIXES, render_plots, train_logs
-from bench.report.tables import build_tables, to_csv, to_latex, to_markdown
+from bench.report.table_formats import to_csv, to_latex, to_markdown
+from bench.report.tables import build_tables
 
 #: What ``render`` can write: summary.md, table.tex, table.csv, report.html and plots/ (PNG + PDF).
 FORMATS = ("md", "tex", "csv", "html", "plots")

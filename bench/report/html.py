@@ -8,7 +8,8 @@ from html import escape
 
 from bench.report.load import RunResults
 from bench.report.plots import Plot
-from bench.report.tables import Cell, Table, caption, header_rows
+from bench.report.table_formats import caption, header_rows
+from bench.report.tables import Cell, Table
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto; max-width: 78em;
