@@ -58,7 +58,7 @@ def load_folder_occlusion(folder: Path, face_id: str, shape) -> tuple[np.ndarray
             f"{image_file}: occluded image is {image.shape[1]}x{image.shape[0]}, "
             f"the dataset image is {width}x{height}"
         )
-    mask = _load_mask(mask_path(folder, face_id))
+    mask = load_mask(mask_path(folder, face_id))
     if mask.shape != (height, width):
         raise BenchError(
             f"{mask_path(folder, face_id)}: mask is {mask.shape[1]}x{mask.shape[0]}, "
@@ -67,7 +67,8 @@ def load_folder_occlusion(folder: Path, face_id: str, shape) -> tuple[np.ndarray
     return image, mask
 
 
-def _load_mask(path: Path) -> np.ndarray:
+def load_mask(path: Path) -> np.ndarray:
+    """A bool mask from an image file (non-zero = hidden); BenchError naming the file otherwise."""
     if not path.is_file():
         raise BenchError(f"{path}: mask file not found")
     try:

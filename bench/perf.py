@@ -188,28 +188,28 @@ def fid_vs_pytorch_fid(perf: Perf) -> dict[str, Any]:
 
 def generator_efficiency(peak: float, quick: bool) -> dict[str, Any]:
     """Achieved GFLOP/s of the cl-attn generator at batch 16, 128x128, with each execution option."""
-    from inpaint.benchmark import generator_flops
+    from inpaint.benchmark import _inputs, generator_flops
     from inpaint.checkpoint import load_generator
 
     path = REPO / "inpaint" / "weights" / "cl-attn.safetensors"
     if not path.is_file():
         return {"unavailable": f"{path} not found"}
-    generator, _ = load_generator(path, torch.device("cpu"))
+    generator, info = load_generator(path, torch.device("cpu"))
     generator.eval()
-    flops = generator_flops(generator, 128)
-    x = torch.randn(16, 3, 128, 128)
+    flops = generator_flops(generator, info["config"])
+    x, mask = _inputs(info["config"], 16)
     variants: dict[str, Callable[[], Any]] = {}
 
     def eager(model, inp):
         def call():
             with torch.no_grad():
-                return model(inp)
+                return model(inp, mask)
         return call
 
     def inference(model, inp):
         def call():
             with torch.inference_mode():
-                return model(inp)
+                return model(inp, mask)
         return call
 
     variants["no_grad NCHW"] = eager(generator, x)

@@ -1,18 +1,20 @@
 """Speed of the model: training step time, inference images/s, generator FLOPs and GFLOP/s.
 
-``run(quick)`` measures, with the attention module on and off, at 128x128 and 256x256: the
-configuration the released checkpoints use (ngf 32, 6 blocks) and, in the full run, CUT's
-default generator (ngf 64, 9 blocks, ndf 64). Batches are synthetic (the data pipeline is
-not timed); threads are torch's default unless ``threads`` is given. One row repeats the small
-model with channels-last (NHWC) tensors, the layout cuDNN prefers, to show its effect on CPU. FLOPs are counted by
-``torch.utils.flop_counter.FlopCounterMode`` (2 per multiply-add, convolutions and matrix
-products only) for one image through the generator. Times are medians of wall seconds and of
-CPU seconds (the latter barely move when other processes share the machine). Called by ``bench perf``; also
+``run(quick)`` measures the released recipe (``inpaint/configs/cl-attn.yaml``: 128x128,
+luminance, mask given, SN-PatchGAN + AlexNet-projected critic, batch 4) in bfloat16 and float32
+autocast and, in the full run, its variants: pixel critic only, VGG16-projected critic, no
+attention (``cut``), the supervised baseline, and CUT's default generator size (ngf 64, 9
+blocks). Batches are synthetic (the data pipeline is not timed); threads are torch's default
+unless ``threads`` is given. FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode``
+(2 per multiply-add, convolutions and matrix products only) for one image through the
+generator. Times are medians of wall seconds and of CPU seconds (the latter barely move when
+other processes share the machine). Called by ``bench perf``; also
 ``python -m inpaint.benchmark [--quick]``.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import tempfile
@@ -23,20 +25,46 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from inpaint.config import TrainConfig
+from inpaint.config import TrainConfig, config_from_dict, load_config
 from inpaint.train import Trainer
 
-# (label, image size, ngf, n_blocks, ndf, channels_last)
-FULL = [("small", 128, 32, 6, 32, False), ("small", 256, 32, 6, 32, False), ("cut-default", 128, 64, 9, 64, False),
-        ("cut-default", 256, 64, 9, 64, False), ("small NHWC", 128, 32, 6, 32, True)]
-QUICK = [("small", 128, 32, 6, 32, False), ("small", 256, 32, 6, 32, False)]
+CONFIGS = Path(__file__).resolve().parent / "configs"
+# (label, overrides of the released config)
+FULL = [("released, bf16", {}), ("released, fp32", {"bf16": False}),
+        ("pixel critic only", {"model": {"projected_d": ""}}), ("VGG16-projected critic", {"model": {"projected_d": "vgg"}}),
+        ("no attention (cut)", {"model": {"attention": False}}),
+        ("supervised (unet-paired)", {"config": "unet-paired"}),
+        ("ngf 64, 9 blocks", {"model": {"ngf": 64, "n_blocks": 9}})]
+QUICK = FULL[:2]
 
 
-def generator_flops(generator: torch.nn.Module, size: int) -> int:
+def released_config(overrides: dict[str, Any]) -> TrainConfig:
+    """The released config (or ``overrides["config"]``) with ``overrides`` applied, 10 steps."""
+    overrides = copy.deepcopy(overrides)
+    raw = load_config(CONFIGS / f"{overrides.pop('config', 'cl-attn')}.yaml").to_dict()
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            raw[key].update(value)
+        else:
+            raw[key] = value
+    raw.update({"steps": 10, "decay_steps": 0, "threads": 0})
+    return config_from_dict(raw)
+
+
+def _inputs(cfg: TrainConfig, batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    size = cfg.model.image_size
+    x = torch.rand(batch, cfg.model.channels, size, size, generator=g) * 2 - 1
+    mask = torch.zeros(batch, 1, size, size, dtype=torch.bool)
+    mask[:, :, size // 2:size - size // 8, size // 6:size - size // 6] = True
+    return x, mask
+
+
+def generator_flops(generator: torch.nn.Module, cfg: TrainConfig) -> int:
     """FLOPs of one forward pass of one image."""
-    x = torch.zeros(1, 3, size, size)
+    x, mask = _inputs(cfg, 1)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        generator(x)
+        generator(x, mask)
     return int(counter.get_total_flops())
 
 
@@ -54,35 +82,34 @@ def _median_time(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def measure(size: int, ngf: int, n_blocks: int, ndf: int, attention: bool, batch: int = 1,
-            repeats: int = 5, channels_last: bool = False) -> dict[str, Any]:
-    cfg = TrainConfig(steps=10, decay_steps=0, batch_size=batch, channels_last=channels_last)
-    cfg.model.image_size, cfg.model.ngf, cfg.model.n_blocks, cfg.model.ndf = size, ngf, n_blocks, ndf
-    cfg.model.attention = attention
+def measure(cfg: TrainConfig, repeats: int = 5) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp))
+    batch, size = cfg.batch_size, cfg.model.image_size
     g = torch.Generator().manual_seed(0)
     batch_data = {"A": torch.rand(batch, 3, size, size, generator=g) * 2 - 1,
-                  "B": torch.rand(batch, 3, size, size, generator=g) * 2 - 1}
+                  "B": torch.rand(batch, 3, size, size, generator=g) * 2 - 1,
+                  "mask_A": _inputs(cfg, batch)[1][:, 0]}
+    if cfg.loss.supervised:
+        batch_data["A_clean"] = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
     step_s, step_cpu = _median_time(lambda: trainer.train_step(batch_data), repeats)
     generator = trainer.G.eval()
-    flops = generator_flops(generator, size)
-    infer_batch = 8 if size <= 128 else 4
-    x = torch.rand(infer_batch, 3, size, size) * 2 - 1
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    flops = generator_flops(generator, cfg)
+    infer_batch = 8
+    x, mask = _inputs(cfg, infer_batch, seed=1)
 
     def infer() -> None:
         with torch.inference_mode():
-            generator(x)
+            generator(x, mask)
 
     infer_s, infer_cpu = _median_time(infer, repeats)
     images_s = infer_batch / infer_s
-    return {"size": size, "ngf": ngf, "n_blocks": n_blocks, "ndf": ndf, "attention": attention,
-            "train_batch": batch, "train_step_s": step_s, "train_step_cpu_s": step_cpu, "infer_images_s": images_s,
+    m = cfg.model
+    return {"size": size, "ngf": m.ngf, "n_blocks": m.n_blocks, "attention": m.attention, "bf16": cfg.bf16,
+            "train_batch": batch, "train_step_s": step_s, "train_step_cpu_s": step_cpu,
+            "train_images_s": batch / step_s, "infer_images_s": images_s,
             "infer_cpu_s_per_image": infer_cpu / infer_batch,
             "generator_gflop": flops / 1e9, "infer_gflop_s": flops * images_s / 1e9,
-            "infer_gflop_per_cpu_s": flops / 1e9 / (infer_cpu / infer_batch),
             "generator_params": sum(p.numel() for p in generator.parameters())}
 
 
@@ -92,27 +119,25 @@ def run(quick: bool = False, threads: int | None = None) -> dict[str, Any]:
         torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     rows = []
-    for label, size, ngf, n_blocks, ndf, channels_last in QUICK if quick else FULL:
-        for attention in (True, False):
-            row = measure(size, ngf, n_blocks, ndf, attention, repeats=2 if quick else 5, channels_last=channels_last)
-            row["config"] = label
-            rows.append(row)
+    for label, overrides in QUICK if quick else FULL:
+        row = measure(released_config(overrides), repeats=2 if quick else 5)
+        row["config"] = label
+        rows.append(row)
     result = {"threads": torch.get_num_threads(), "torch": torch.__version__, "load": load, "rows": rows}
     print(format_table(result))
     return result
 
 
 def format_table(result: dict[str, Any]) -> str:
-    head = ("| config | size | attention | params (M) | GFLOP/image | train s/step (batch 1) | train CPU-s/step "
-            "| infer images/s | infer CPU-s/image | infer GFLOP/s | infer GFLOP per CPU-s |")
-    lines = [f"torch {result['torch']}, {result['threads']} threads, load average {result['load']:.1f} at the start",
-             "", head, "|" + "---|" * 11]
+    head = ("| config | params (M) | GFLOP/image | train s/step | train CPU-s/step | train images/s "
+            "| infer images/s | infer CPU-s/image | infer GFLOP/s |")
+    lines = [f"torch {result['torch']}, {result['threads']} threads, load average {result['load']:.1f} at the start; "
+             f"128x128, training batch {result['rows'][0]['train_batch']}, inference batch 8",
+             "", head, "|" + "---|" * 9]
     for r in result["rows"]:
-        lines.append(f"| {r['config']} (ngf {r['ngf']}, {r['n_blocks']} blocks) | {r['size']} | "
-                     f"{'on' if r['attention'] else 'off'} | {r['generator_params'] / 1e6:.2f} | "
-                     f"{r['generator_gflop']:.1f} | {r['train_step_s']:.3f} | {r['train_step_cpu_s']:.3f} | "
-                     f"{r['infer_images_s']:.1f} | {r['infer_cpu_s_per_image']:.3f} | {r['infer_gflop_s']:.1f} | "
-                     f"{r['infer_gflop_per_cpu_s']:.0f} |")
+        lines.append(f"| {r['config']} | {r['generator_params'] / 1e6:.2f} | {r['generator_gflop']:.2f} | "
+                     f"{r['train_step_s']:.3f} | {r['train_step_cpu_s']:.3f} | {r['train_images_s']:.2f} | "
+                     f"{r['infer_images_s']:.1f} | {r['infer_cpu_s_per_image']:.3f} | {r['infer_gflop_s']:.1f} |")
     return "\n".join(lines)
 
 

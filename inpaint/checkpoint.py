@@ -22,6 +22,7 @@ from bench.atomic import atomic_write
 from bench.hashing import sha256_file as sha256
 from inpaint.config import ModelConfig, config_from_dict
 from inpaint.networks import Generator
+from inpaint.networks.region import RegionGenerator
 
 FORMAT = "masked-face-inpaint/1"
 
@@ -46,8 +47,12 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, meta
 
 
-def build_generator(model: ModelConfig) -> Generator:
-    return Generator(ngf=model.ngf, n_blocks=model.n_blocks, attention=model.attention, image_size=model.image_size)
+def build_generator(model: ModelConfig) -> RegionGenerator:
+    """The generator a model config describes: the backbone inside its region compositing."""
+    backbone = Generator(ngf=model.ngf, n_blocks=model.n_blocks, attention=model.attention, image_size=model.image_size,
+                         in_channels=model.channels + (model.region == "given"),
+                         out_channels=model.channels + (model.region == "learned"), skips=model.skips)
+    return RegionGenerator(backbone, model.region, model.channels, model.region_dilate, model.region_feather)
 
 
 def save_generator(path: Path, generator: nn.Module, config: dict[str, Any], step: int, extra: dict[str, Any] | None = None) -> str:
@@ -58,13 +63,15 @@ def save_generator(path: Path, generator: nn.Module, config: dict[str, Any], ste
     return sha256(Path(path))
 
 
-def load_generator(path: Path, device: str | torch.device = "cpu") -> tuple[Generator, dict[str, Any]]:
+def load_generator(path: Path, device: str | torch.device = "cpu") -> tuple[RegionGenerator, dict[str, Any]]:
     """Rebuild the generator of an inference or resumable checkpoint; return it (eval mode) and
     ``{"config", "step", "extra"}``."""
     tensors, meta = _load(path)
     config = config_from_dict(json.loads(meta["config"]), f"{path} (metadata)")
     generator = build_generator(config.model)
     state = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
+    if state and not any(k.startswith("backbone.") for k in state):  # files written before the region wrapper
+        state = {f"backbone.{k}": v for k, v in state.items()}
     try:
         generator.load_state_dict(state)
     except RuntimeError as exc:

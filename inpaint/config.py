@@ -30,6 +30,13 @@ class ModelConfig:
     n_layers_d: int = 3
     spectral_norm: bool = True
     d_norm: str = "none"  # "none" or "instance"
+    channels: int = 3  # 1: a luminance model (the training faces are grayscale)
+    skips: bool = False  # U-Net path from the encoder to the decoder
+    region: str = "none"  # "none" (whole image regenerated), "given" (mask known), "learned" (blind)
+    region_dilate: int = 3  # pixels at the model size by which a given mask is grown
+    region_feather: int = 2  # pixels of soft edge around it
+    pixel_d: bool = True  # the PatchGAN on pixels
+    projected_d: str = ""  # "", "alex" or "vgg": heads on a frozen LPIPS trunk as a second discriminator
 
 
 @dataclass
@@ -41,6 +48,15 @@ class LossConfig:
     num_patches: int = 256
     nce_temperature: float = 0.07
     mlp_units: int = 256
+    nce_hole_weight: float = 1.0  # how likely a PatchNCE location inside the region is (1 = uniform, as CUT)
+    lambda_projected: float = 1.0  # weight of the projected discriminator against the pixel one
+    diff_augment: bool = False  # DiffAugment on every image the discriminators see
+    lambda_region_clean: float = 0.0  # blind: mean of the region map on clean faces (should be 0)
+    lambda_region_area: float = 0.0  # blind: mean of the region map on occluded faces (keep it small)
+    lambda_region_tv: float = 0.0  # blind: total variation of the region map (keep it smooth)
+    supervised: bool = False  # the paired baseline: L1 + LPIPS(VGG) against the clean original; no GAN
+    lambda_l1: float = 1.0
+    lambda_perceptual: float = 1.0
 
 
 @dataclass
@@ -51,6 +67,7 @@ class DataConfig:
     flip: bool = True
     jitter: int = 4  # pixels of random crop offset at the model size
     max_images: int = 0  # 0 = the whole pool (a smaller pool is for tests)
+    val_images: int = 0  # faces held out of the pool for validation (never trained on)
 
 
 @dataclass
@@ -70,6 +87,8 @@ class TrainConfig:
     threads: int = 0  # torch.set_num_threads; 0 = leave torch's default
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
     channels_last: bool = False  # NHWC tensors: faster with cuDNN, slower on CPU (docs/model.md)
+    bf16: bool = False  # bfloat16 autocast on the CPU
+    validate_minutes: float = 0.0  # score the validation faces every this many training minutes; 0 = off
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -139,6 +158,18 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         (l.nce_temperature > 0, "loss.nce_temperature", "must be positive"),
         (l.mlp_units >= 1, "loss.mlp_units", "must be positive"),
         (l.lambda_gan >= 0 and l.lambda_nce >= 0, "loss.lambda_gan/lambda_nce", "must be non-negative"),
+        (m.channels in (1, 3), "model.channels", "must be 1 or 3"),
+        (m.region in ("none", "given", "learned"), "model.region", "must be 'none', 'given' or 'learned'"),
+        (m.region_dilate >= 0 and m.region_feather >= 0, "model.region_dilate/region_feather", "must be >= 0"),
+        (m.projected_d in ("", "alex", "vgg"), "model.projected_d", "must be '', 'alex' or 'vgg'"),
+        (l.supervised or m.pixel_d or m.projected_d, "model.pixel_d/projected_d", "an unpaired model needs a discriminator"),
+        (not (m.region == "given" and l.nce_idt), "loss.nce_idt",
+         "must be false with model.region 'given' (a clean face has no mask: its output is itself)"),
+        (0 <= l.nce_hole_weight <= 1, "loss.nce_hole_weight", "must be in [0, 1]"),
+        (min(l.lambda_projected, l.lambda_region_clean, l.lambda_region_area, l.lambda_region_tv,
+             l.lambda_l1, l.lambda_perceptual) >= 0, "loss.lambda_*", "must be non-negative"),
+        (d.val_images >= 0, "data.val_images", "must be >= 0"),
+        (cfg.validate_minutes >= 0, "validate_minutes", "must be >= 0"),
         (d.split in ("identity-disjoint", "not-in-pairs"), "data.split", "must be 'identity-disjoint' or 'not-in-pairs'"),
         (bool(d.mask_styles) and all(s in MASK_STYLES for s in d.mask_styles), "data.mask_styles",
          f"must be a non-empty subset of {list(MASK_STYLES)}"),

@@ -10,6 +10,10 @@ a random mask style and seed per sample, from ``bench.masks``), the second half 
 (domain B), so one image is never both A and B in a step. Draws depend only on
 ``(seed, step, rank)``, so a resumed run sees exactly the data it would have seen.
 Landmarks of the pool are detected once and cached in an npz next to the run.
+
+``val_images`` faces are carved out of the pool (a seeded draw) for validation: they are never
+drawn for training. Unpaired batches carry no clean version of an occluded face; only the
+supervised baseline asks for one (``paired=True``).
 """
 from __future__ import annotations
 
@@ -66,22 +70,39 @@ def training_pool(lfw: LFW, rule: str = "identity-disjoint") -> list[Face]:
     raise BenchError(f"unknown split rule {rule!r}; choose from {sorted(SPLIT_RULES)}")
 
 
-def resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Resize uint8 ``N x H x W x 3`` (or one ``H x W x 3``) to ``size x size``: area averaging when
-    shrinking, bicubic when enlarging."""
+def resize(images: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Resize uint8 ``N x H x W x 3`` (or one ``H x W x 3``) to ``size x size`` (or ``(height, width)``):
+    area averaging when shrinking, bicubic when enlarging."""
     if images.ndim == 3:
         return resize(images[None], size)[0]
-    out = np.empty((images.shape[0], size, size, 3), dtype=np.uint8)
+    height, width = (size, size) if isinstance(size, int) else size
+    out = np.empty((images.shape[0], height, width, images.shape[3]), dtype=np.uint8)
     for i, image in enumerate(images):
-        h, w = image.shape[:2]
-        interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_CUBIC
-        out[i] = cv2.resize(image, (size, size), interpolation=interp)
+        interp = cv2.INTER_AREA if height * width < image.shape[0] * image.shape[1] else cv2.INTER_CUBIC
+        out[i] = cv2.resize(image, (width, height), interpolation=interp).reshape(out.shape[1:])
     return out
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``N x H x W x 3`` -> float ``N x 3 x H x W`` in [-1, 1]."""
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """ITU-R BT.601 luma of ``N x 3 x H x W`` images (``N x 1 x H x W``); equal to any channel of a gray image."""
+    weights = x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (x * weights).sum(dim=1, keepdim=True)
+
+
+def resize_masks(masks: np.ndarray, size: int) -> np.ndarray:
+    """Resize bool ``N x H x W`` masks to ``size x size``. When shrinking, a pixel is hidden if any
+    part of it was (area coverage > 0), so thin parts such as ear loops survive."""
+    def one(mask: np.ndarray) -> np.ndarray:
+        if size < min(mask.shape):
+            return cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA) > 0
+        return cv2.resize(mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    return np.stack([one(m) for m in masks]) if len(masks) else np.zeros((0, size, size), bool)
 
 
 def to_uint8(tensor: torch.Tensor) -> np.ndarray:
@@ -110,6 +131,16 @@ class UnpairedFaces:
         landmarks, detected = self._landmarks(pool, images, cache_dir)
         self.undetected = [f.id for f, ok in zip(pool, detected) if not ok]
         keep = np.flatnonzero(detected)
+        if cfg.val_images:
+            if cfg.val_images > len(keep) - 4:
+                raise BenchError(f"data.val_images {cfg.val_images}: the pool has only {len(keep)} faces with landmarks")
+            held = np.zeros(len(keep), bool)
+            held[np.random.default_rng([seed, 7]).permutation(len(keep))[: cfg.val_images]] = True
+            val, keep = keep[held], keep[~held]
+        else:
+            val = keep[:0]
+        self.val_faces = [pool[i] for i in val]
+        self.val_images, self.val_landmarks = images[val], landmarks[val]
         self.faces = [pool[i] for i in keep]
         self.images = images[keep]
         self.landmarks = landmarks[keep]
@@ -146,40 +177,49 @@ class UnpairedFaces:
             "max_images": self.cfg.max_images, "domains": "per step, 2*batch distinct images: first half occluded (A), "
             "second half clean (B)", "mask_styles": self.cfg.mask_styles, "n_images": len(self.faces),
             "excluded_no_landmarks": self.undetected, "ids": [f.id for f in self.faces],
+            "validation_ids": [f.id for f in self.val_faces],
         })
 
-    def batch(self, step: int, batch_size: int, rank: int = 0) -> dict[str, torch.Tensor]:
+    def batch(self, step: int, batch_size: int, rank: int = 0, paired: bool = False) -> dict[str, torch.Tensor]:
         """The batch of ``step`` for process ``rank``: ``A`` (occluded) and ``B`` (clean), float
-        ``N x 3 x S x S`` in [-1, 1], plus ``mask_A`` (bool ``N x S x S``)."""
+        ``N x 3 x S x S`` in [-1, 1], plus ``mask_A`` (bool ``N x S x S``); with ``paired`` also
+        ``A_clean``, the faces of ``A`` before occlusion (for the supervised baseline only)."""
         from bench.masks import occlude
 
         if 2 * batch_size > len(self.faces):
             raise BenchError(f"batch_size {batch_size} needs at least {2 * batch_size} training images")
         rng = np.random.default_rng([self.seed, step, rank])
         picks = rng.choice(len(self.faces), size=2 * batch_size, replace=False)
-        a_imgs, a_masks, b_imgs = [], [], []
+        a_imgs, a_masks, b_imgs, a_clean = [], [], [], []
         for j, idx in enumerate(picks):
-            image = self.images[idx]
+            image = clean = self.images[idx]
             mask = np.zeros(image.shape[:2], dtype=bool)
             if j < batch_size:
                 style = self.cfg.mask_styles[rng.integers(len(self.cfg.mask_styles))]
                 image, mask = occlude(image, self.landmarks[idx], style, int(rng.integers(2**31)), self.faces[idx].id)
-            image, mask = self._augment(image, mask, rng)
+            (image, clean), mask = self._augment([image, clean], mask, rng)
             (a_imgs if j < batch_size else b_imgs).append(image)
             if j < batch_size:
                 a_masks.append(mask)
-        return {"A": to_tensor(np.stack(a_imgs)), "B": to_tensor(np.stack(b_imgs)),
-                "mask_A": torch.from_numpy(np.stack(a_masks))}
+                a_clean.append(clean)
+        batch = {"A": to_tensor(np.stack(a_imgs)), "B": to_tensor(np.stack(b_imgs)),
+                 "mask_A": torch.from_numpy(np.stack(a_masks))}
+        if paired:
+            batch["A_clean"] = to_tensor(np.stack(a_clean))
+        return batch
 
-    def _augment(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _augment(self, images: list[np.ndarray], mask: np.ndarray,
+                 rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+        """Resize, flip and jitter ``images`` (one face, occluded and clean) and ``mask`` alike."""
         size, jitter = self.image_size, self.cfg.jitter
-        image = resize(image, size)
-        mask = cv2.resize(mask.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+        images = [resize(image, size) for image in images]
+        mask = resize_masks(mask[None], size)[0]
         # flip after occlusion, so the mask moves with the face
         if self.cfg.flip and rng.random() < 0.5:
-            image, mask = image[:, ::-1], mask[:, ::-1]
+            images, mask = [image[:, ::-1] for image in images], mask[:, ::-1]
         if jitter:
             dy, dx = rng.integers(0, 2 * jitter + 1, size=2)
-            image = np.pad(image, ((jitter, jitter), (jitter, jitter), (0, 0)), mode="reflect")[dy:dy + size, dx:dx + size]
+            pad = ((jitter, jitter), (jitter, jitter), (0, 0))
+            images = [np.pad(image, pad, mode="reflect")[dy:dy + size, dx:dx + size] for image in images]
             mask = np.pad(mask, jitter, mode="constant")[dy:dy + size, dx:dx + size]
-        return np.ascontiguousarray(image), np.ascontiguousarray(mask)
+        return [np.ascontiguousarray(image) for image in images], np.ascontiguousarray(mask)

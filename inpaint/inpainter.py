@@ -1,29 +1,31 @@
-"""The trained model as benchmark inpainters: ``cl-attn`` (with attention) and ``cut`` (without).
+"""The trained models as benchmark inpainters.
 
-Both translate a masked face into an unmasked one without being told where the mask is
-(``needs_mask = False``; the masks passed in are ignored). Each batch is resized to the model's
-training size (area averaging when shrinking, bicubic when enlarging), translated, and resized
-back to the input size, so an output at a size other than the model's is a resampled image.
+``cl-attn`` (the paper's model: PatchNCE + feature attention + SN-PatchGAN, trained unpaired),
+``cut`` (the same recipe without the attention module) and ``unet-paired`` (the same generator
+supervised on synthetic (masked, clean) pairs: a reference for how close unpaired training
+comes). A checkpoint whose region mode is ``given`` uses the benchmark's mask
+(``needs_mask`` is then True); ``learned`` and ``none`` checkpoints ignore it. How outputs are
+brought back to the input size: :mod:`inpaint.inference`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 import torch
 
 from bench.api import BenchError, Inpainter, Unavailable
 from inpaint.checkpoint import load_generator, sha256
-from inpaint.data import resize, to_tensor, to_uint8
+from inpaint.inference import inpaint_batch
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 
 class _Translator(Inpainter):
-    needs_mask: ClassVar[bool] = False
+    needs_mask: ClassVar[bool] = False  # per checkpoint: True for a 'given' region model
     attention: ClassVar[bool] = True
+    supervised: ClassVar[bool] = False
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | None = None, batch_size: int = 16) -> None:
         path = Path(checkpoint) if checkpoint else WEIGHTS / f"{self.name}.safetensors"
@@ -41,8 +43,12 @@ class _Translator(Inpainter):
             other = "cl-attn" if self.config.model.attention else "cut"
             raise BenchError(f"inpainter {self.name!r}: {path} holds a {other} generator "
                              f"(attention={self.config.model.attention}); use the {other!r} inpainter")
+        if self.config.loss.supervised != self.supervised:
+            kind = "supervised (unet-paired)" if self.config.loss.supervised else "unpaired"
+            raise BenchError(f"inpainter {self.name!r}: {path} holds a {kind} model")
         self.path, self.step, self.batch_size = path, info["step"], batch_size
         self.size = self.config.model.image_size
+        self.needs_mask = self.config.model.region == "given"
         card = path.with_suffix(".json")
         self.card_path: Path | None = card if card.is_file() else None  # training log for reports
         self._sha256: str | None = None
@@ -54,27 +60,24 @@ class _Translator(Inpainter):
             raise BenchError(f"inpainter {self.name!r}: expected uint8 N x H x W x 3 images, got {images.dtype} {images.shape}")
         if np.shape(masks) != images.shape[:3]:
             raise BenchError(f"inpainter {self.name!r}: masks of shape {np.shape(masks)} do not match images {images.shape}")
-        height, width = images.shape[1:3]
         out = np.empty_like(images)
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
-            small = chunk if (height, width) == (self.size, self.size) else resize(chunk, self.size)
-            fake = to_uint8(self.generator(to_tensor(small).to(self.device)))
-            out[start:start + len(chunk)] = fake if (height, width) == (self.size, self.size) else _resize_to(fake, height, width)
+            stop = start + self.batch_size
+            out[start:stop] = inpaint_batch(self.generator, images[start:stop], np.asarray(masks[start:stop], bool),
+                                            self.device)
         return out
 
     def describe(self) -> dict[str, Any]:
         if self._sha256 is None:
             self._sha256 = sha256(self.path)
+        m = self.config.model
+        back = ("the whole output resized back to the input size" if m.region == "none" else
+                f"content and region upsampled to the input size and composited there (region: {m.region}); "
+                "pixels outside the region are the input's")
         return {"checkpoint": str(self.path), "sha256": self._sha256, "steps_trained": self.step,
-                "image_size": self.size, "attention": self.attention, "device": str(self.device),
-                "resize": f"input resized to {self.size}x{self.size} and the output back to the input size"}
-
-
-def _resize_to(images: np.ndarray, height: int, width: int) -> np.ndarray:
-    if height == width:
-        return resize(images, height)
-    return np.stack([cv2.resize(im, (width, height), interpolation=cv2.INTER_CUBIC) for im in images])
+                "image_size": self.size, "attention": self.attention, "region": m.region, "channels": m.channels,
+                "training": "supervised on synthetic pairs" if self.supervised else "unpaired",
+                "device": str(self.device), "resize": f"input resized to {self.size}x{self.size}; {back}"}
 
 
 class ContrastiveAttention(_Translator):
@@ -89,3 +92,11 @@ class CUT(_Translator):
 
     name: ClassVar[str] = "cut"
     attention: ClassVar[bool] = False
+
+
+class PairedUNet(_Translator):
+    """Supervised on synthetic (masked, clean) pairs: the same generator, L1 + LPIPS(VGG) losses."""
+
+    name: ClassVar[str] = "unet-paired"
+    attention: ClassVar[bool] = True
+    supervised: ClassVar[bool] = True

@@ -74,34 +74,51 @@ class PatchSampleMLP(nn.Module):
         init_weights(self)
 
     def forward(self, feats: Sequence[torch.Tensor], num_patches: int,
-                patch_ids: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+                patch_ids: Sequence[torch.Tensor] | None = None,
+                weights: torch.Tensor | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Return the projected samples ``(N*P) x units`` per layer and the location ids used.
 
-        Without ``patch_ids`` new locations are drawn (the same for every image of the batch,
-        as in CUT); pass the returned ids to sample the matching locations of another image.
+        Without ``patch_ids`` new locations are drawn: the same for every image of the batch, as
+        in CUT, or, given ``weights`` (``N x 1 x H x W``, non-negative, resized to each layer),
+        per image with probability proportional to the weight (ids ``N x P``). Pass the returned
+        ids to sample the matching locations of another image.
         """
         if len(feats) != len(self.mlps):
             raise ValueError(f"expected {len(self.mlps)} feature maps, got {len(feats)}")
         samples, ids = [], []
         for i, (feat, mlp) in enumerate(zip(feats, self.mlps)):
             flat = feat.flatten(2).transpose(1, 2)  # N x HW x C
-            if patch_ids is None:
-                idx = torch.randperm(flat.shape[1], device=feat.device)[: min(num_patches, flat.shape[1])]
-            else:
+            if patch_ids is not None:
                 idx = patch_ids[i]
-            picked = flat[:, idx, :].flatten(0, 1)
+            elif weights is not None:
+                w = F.interpolate(weights.float(), size=feat.shape[-2:], mode="area").flatten(1) + 1e-6
+                idx = torch.multinomial(w, min(num_patches, flat.shape[1]), replacement=False)
+            else:
+                idx = torch.randperm(flat.shape[1], device=feat.device)[: min(num_patches, flat.shape[1])]
+            if idx.ndim == 2:
+                picked = torch.gather(flat, 1, idx[:, :, None].expand(-1, -1, flat.shape[2])).flatten(0, 1)
+            else:
+                picked = flat[:, idx, :].flatten(0, 1)
             samples.append(F.normalize(mlp(picked), dim=1, eps=1e-7))
             ids.append(idx)
         return samples, ids
 
 
 def nce_loss(sampler: PatchSampleMLP, feats_src: Sequence[torch.Tensor], feats_out: Sequence[torch.Tensor],
-             num_patches: int = 256, temperature: float = 0.07) -> torch.Tensor:
+             num_patches: int = 256, temperature: float = 0.07, weights: torch.Tensor | None = None) -> torch.Tensor:
     """PatchNCE per image, shape ``(N,)``: the mean over layers and sampled locations of the loss
     between an output's features (queries) and its source's features (keys) at the same
-    locations. CUT reports the batch mean of this (``.mean()``)."""
+    locations. CUT reports the batch mean of this (``.mean()``). ``weights`` (``N x 1 x H x W``)
+    makes some locations likelier than others (see :meth:`PatchSampleMLP.forward`)."""
     batch = feats_src[0].shape[0]
-    keys, ids = sampler(feats_src, num_patches)
+    keys, ids = sampler(feats_src, num_patches, weights=weights)
     queries, _ = sampler(feats_out, num_patches, ids)
     per_layer = [patch_nce(q, k, batch, temperature).reshape(batch, -1).mean(dim=1) for q, k in zip(queries, keys)]
     return torch.stack(per_layer).mean(dim=0)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (rows and columns), per image ``(N,)``."""
+    dy = (x[:, :, 1:] - x[:, :, :-1]).abs().flatten(1).mean(dim=1)
+    dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).mean(dim=1)
+    return dy + dx

@@ -1,15 +1,16 @@
-"""Trainer of the unpaired contrastive inpainting model (CUT's recipe with feature attention).
+"""Trainer of the masked-face inpainting model: unpaired (PatchNCE + GAN), or the supervised baseline.
 
-One step, as in CUT (Park et al., ECCV 2020): the generator translates the concatenation of
-real A (occluded) and real B (clean) in one forward pass, returning the PatchNCE features of
-its input on the way; one encoder pass on the two outputs gives the queries. The discriminator
-is updated on (G(A) detached, B), then the generator and the PatchNCE projection on
-``lambda_gan * GAN(D(G(A))) + lambda_nce * (NCE(G(A), A) + NCE(G(B), B)) / 2``.
-Adam (lr 2e-4, betas 0.5, 0.999), constant then linear decay to 0 over ``decay_steps``.
+One step: the generator translates the occluded faces A (and, where the recipe needs it, clean
+faces B) in one forward pass that also returns the PatchNCE features of its input; one encoder
+pass on the outputs gives the queries (:mod:`inpaint.step`). The critics (SN-PatchGAN on pixels
+and/or heads on a frozen LPIPS trunk) are updated on (G(A) detached, B), then the generator and
+the PatchNCE projection on ``lambda_gan * GAN + lambda_nce * NCE + REG`` against the updated
+critics. Adam (lr 2e-4, betas 0.5, 0.999), constant then linear decay to 0 over ``decay_steps``.
 
 Run with ``bench train CONFIG.yaml`` or ``python -m inpaint.train CONFIG.yaml``; under torchrun
 it trains data-parallel (DistributedDataParallel, gloo on CPU, nccl on CUDA), each process
-drawing its own batches. Outputs in ``--out`` (see :func:`run_paths`).
+drawing its own batches. SIGTERM or SIGINT saves a resumable checkpoint before it stops.
+Outputs in ``--out`` (see :func:`run_paths`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import argparse
 import contextlib
 import csv
 import os
+import resource
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -26,7 +29,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -34,11 +36,12 @@ from bench.api import BenchError
 from bench.data.imageio import save_png
 from inpaint.checkpoint import build_generator, load_resume, save_generator, save_resume
 from inpaint.config import TrainConfig, load_config
-from inpaint.data import UnpairedFaces, to_uint8
-from inpaint.losses import PatchSampleMLP, gan_loss, nce_loss
-from inpaint.networks import PatchDiscriminator
+from inpaint.data import UnpairedFaces, luminance, to_uint8
+from inpaint.losses import PatchSampleMLP
+from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "G")
+LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G")
+VAL_NAMES = ("kid", "lpips", "psnr_mask")
 PREVIEW_STEP = 2**40  # the data seed of the fixed preview batch, outside any training step
 
 
@@ -49,6 +52,7 @@ def run_paths(out: Path, name: str) -> dict[str, Path]:
     return {"weights": out / f"{name}.safetensors", "resume": out / f"{name}.resume.safetensors",
             "landmarks": out / "landmarks-cache",
             "card": out / f"{name}.json", "log": out / f"{name}.train.csv", "split": out / f"{name}.split.json",
+            "val": out / f"{name}.val.csv",
             "samples": out / f"{name}.samples.png", "run": run, "tensorboard": run / "tensorboard",
             "sample_dir": run / "samples"}
 
@@ -56,26 +60,6 @@ def run_paths(out: Path, name: str) -> dict[str, Path]:
 def lr_factor(step: int, steps: int, decay_steps: int) -> float:
     """CUT's schedule per step: 1 until ``steps - decay_steps``, then linear towards 0."""
     return 1.0 - max(0, step - (steps - decay_steps)) / float(decay_steps + 1)
-
-
-class GeneratorStep(nn.Module):
-    """Generator + PatchNCE projection as one module, so DistributedDataParallel sees one forward."""
-
-    def __init__(self, generator: nn.Module, sampler: PatchSampleMLP, cfg: TrainConfig) -> None:
-        super().__init__()
-        self.generator, self.sampler, self.loss = generator, sampler, cfg.loss
-
-    def forward(self, real_a: torch.Tensor, real_b: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        n = real_a.shape[0]
-        real = torch.cat([real_a, real_b]) if self.loss.nce_idt else real_a
-        fake, feats_real = self.generator(real, return_features=True)
-        zero = fake.new_zeros(())
-        if self.loss.lambda_nce <= 0:
-            return fake[:n], fake[n:], zero, zero
-        feats_fake = self.generator.encode_features(fake)
-        per_image = nce_loss(self.sampler, feats_real, feats_fake, self.loss.num_patches, self.loss.nce_temperature)
-        nce_y = per_image[n:].mean() if self.loss.nce_idt else zero
-        return fake[:n], fake[n:], per_image[:n].mean(), nce_y
 
 
 def _distributed() -> tuple[int, int, bool]:
@@ -107,31 +91,38 @@ class Trainer:
         self.device = _device(self.rank)
         self.amp = cfg.amp and self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
-        m = cfg.model
-        self.G = build_generator(m).to(self.device)
-        self.D = PatchDiscriminator(m.ndf, m.n_layers_d, m.spectral_norm, m.d_norm).to(self.device)
+        self.G = build_generator(cfg.model).to(self.device)
+        self.D = None if cfg.loss.supervised else Critics(cfg).to(self.device)
         self.F = PatchSampleMLP(self.G.nce_channels, cfg.loss.mlp_units).to(self.device)
+        perceptual = None
+        if cfg.loss.supervised and cfg.loss.lambda_perceptual > 0:
+            from inpaint.networks.projected import frozen_trunk
+
+            perceptual = frozen_trunk("vgg").to(self.device)
         if cfg.channels_last:
             for net in (self.G, self.D):
-                net.to(memory_format=torch.channels_last)
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
         betas = (cfg.beta1, cfg.beta2)
-        self.opts = {"G": torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas),
-                     "D": torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas),
-                     "F": torch.optim.Adam(self.F.parameters(), lr=cfg.lr, betas=betas)}
+        self.modules = {"G": self.G, "F": self.F} | ({"D": self.D} if self.D is not None else {})
+        self.opts = {k: torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=betas) for k, net in self.modules.items()}
         self.scalers = {k: torch.amp.GradScaler("cuda", enabled=self.amp) for k in ("G", "D")}
-        self.step, self.seconds = 0, 0.0
+        self.step, self.seconds, self.cpu_seconds = 0, 0.0, 0.0
         if resume:
             self._resume()
         elif self.paths["resume"].exists():
             raise BenchError(f"{self.paths['resume']} exists: pass --resume to continue that run, or another --out")
-        step_module = GeneratorStep(self.G, self.F, cfg)
+        step_module = GeneratorStep(self.G, self.F, cfg, perceptual)
         if self.ddp:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_step = DistributedDataParallel(step_module, device_ids=ids, find_unused_parameters=cfg.loss.lambda_nce <= 0)
-            self.d_step = DistributedDataParallel(self.D, device_ids=ids)
+            self.g_step = DistributedDataParallel(step_module, device_ids=ids, find_unused_parameters=True)
+            self.d_step = DistributedDataParallel(self.D, device_ids=ids) if self.D is not None else None
         else:
             self.g_step, self.d_step = step_module, self.D
+        self.stop_requested: str | None = None
         self.data: UnpairedFaces | None = None
+        self.validator = None
+        self.cpu_budget: float | None = None
 
     def load_data(self) -> UnpairedFaces:
         """Build the training pool (rank 0 first, so the others read its landmark cache)."""
@@ -151,17 +142,24 @@ class Trainer:
         path = self.paths["resume"]
         if not path.is_file():
             raise BenchError(f"--resume: no checkpoint at {path}")
-        info = load_resume(path, {"G": self.G, "D": self.D, "F": self.F}, self.opts, self.scalers)
+        info = load_resume(path, self.modules, self.opts, self.scalers)
         saved, current = info["config"]["model"], self.cfg.to_dict()["model"]
         if saved != current:  # the load above already failed on shape changes; this catches the rest
             raise BenchError(f"--resume: {path} was trained with model {saved}, the config says {current}")
         self.step, self.seconds = info["step"], float(info["extra"].get("train_seconds", 0.0))
+        self.cpu_seconds = float(info["extra"].get("cpu_seconds", 0.0))
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.float16)
+        if self.cfg.bf16 and self.device.type == "cpu":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
+        if self.cfg.model.channels == 1 and x.shape[1] == 3:
+            x = luminance(x)
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -171,28 +169,28 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * factor
         real_a, real_b = self._prepare(batch["A"]), self._prepare(batch["B"])
-        n = real_a.shape[0]
+        mask_a = batch["mask_A"][:, None].to(self.device)
+        clean_a = self._prepare(batch["A_clean"]) if "A_clean" in batch else None
         with self._autocast():
-            fake_b, _, loss_nce, loss_nce_y = self.g_step(real_a, real_b)
-        # discriminator: fake and real in one pass (no batch statistics, so this equals two passes)
-        self.D.requires_grad_(True)
-        self.opts["D"].zero_grad(set_to_none=True)
-        with self._autocast():
-            pred = self.d_step(torch.cat([fake_b.detach(), real_b]))
-            d_fake = gan_loss(pred[:n].float(), False, loss_cfg.gan_mode)
-            d_real = gan_loss(pred[n:].float(), True, loss_cfg.gan_mode)
-            loss_d = 0.5 * (d_fake + d_real)
-        self.scalers["D"].scale(loss_d).backward()
-        self.scalers["D"].step(self.opts["D"])
-        self.scalers["D"].update()
-        # generator and projection, against the updated discriminator
-        self.D.requires_grad_(False)
+            terms = self.g_step(real_a, mask_a, real_b, clean_a)
+        fake_a, zero = terms["fake_a"], terms["NCE"].new_zeros(())
+        d_real = d_fake = g_gan = zero
+        if self.D is not None:
+            weights = self.D.weights
+            self.D.requires_grad_(True)
+            self.opts["D"].zero_grad(set_to_none=True)
+            with self._autocast():
+                loss_d, d_real, d_fake = critic_loss(self.d_step, weights, fake_a, real_b, loss_cfg.gan_mode)
+            self.scalers["D"].scale(loss_d).backward()
+            self.scalers["D"].step(self.opts["D"])
+            self.scalers["D"].update()
+            self.D.requires_grad_(False)  # the G step against the updated critics computes no D gradients
+            with self._autocast():
+                g_gan = generator_gan_loss(self.D, weights, fake_a, loss_cfg.gan_mode)
         self.opts["G"].zero_grad(set_to_none=True)
         self.opts["F"].zero_grad(set_to_none=True)
-        with self._autocast():
-            g_gan = gan_loss(self.D(fake_b).float(), True, loss_cfg.gan_mode, for_discriminator=False)
-            nce = 0.5 * (loss_nce + loss_nce_y) if loss_cfg.nce_idt else loss_nce
-            loss_g = loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce
+        nce = 0.5 * (terms["NCE"] + terms["NCE_Y"]) if loss_cfg.nce_idt else terms["NCE"]
+        loss_g = loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce + terms["REG"] + terms["SUP"]
         scaler = self.scalers["G"]
         scaler.scale(loss_g).backward()
         scaler.step(self.opts["G"])
@@ -200,17 +198,22 @@ class Trainer:
             scaler.step(self.opts["F"])
         scaler.update()
         self.step += 1
-        values = (d_real, d_fake, g_gan, loss_nce, loss_nce_y, loss_g)
-        return {k: float(v.detach()) for k, v in zip(LOSS_NAMES, values)}
+        values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g)
+        return {k: float(torch.as_tensor(v).detach()) for k, v in zip(LOSS_NAMES, values)}
 
     @torch.no_grad()
     def preview(self, count: int = 4) -> np.ndarray:
-        """A grid: rows of occluded input, its translation, a clean face, its identity translation."""
+        """A grid: occluded inputs, their outputs, the region maps (when composited), clean faces and
+        (when the recipe translates them) their outputs."""
         batch = self.data.batch(PREVIEW_STEP, min(count, len(self.data) // 2))
         self.G.eval()
-        rows = [batch["A"], self.G(self._prepare(batch["A"])).cpu(), batch["B"], self.G(self._prepare(batch["B"])).cpu()]
+        real_a, real_b, mask = self._prepare(batch["A"]), self._prepare(batch["B"]), batch["mask_A"][:, None].to(self.device)
+        fake_a, _, region_a = self.G(real_a, mask)
+        rows = [real_a, fake_a] + ([region_a * 2 - 1] if self.G.region != "none" else []) + [real_b]
+        if self.G.region != "given":
+            rows.append(self.G(real_b)[0])
         self.G.train()
-        images = [np.concatenate(list(to_uint8(r)), axis=1) for r in rows]
+        images = [np.concatenate(list(to_uint8(r.expand(-1, 3, -1, -1) if r.shape[1] == 1 else r)), axis=1) for r in rows]
         return np.concatenate(images, axis=0)
 
     def save(self, writer: Any) -> None:
@@ -218,9 +221,8 @@ class Trainer:
         from inpaint.card import write_card
 
         config = self.cfg.to_dict()
-        extra = {"train_seconds": self.seconds, "world_size": self.world}
-        save_resume(self.paths["resume"], {"G": self.G, "D": self.D, "F": self.F}, self.opts, config, self.step,
-                    extra, self.scalers)
+        extra = {"train_seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "world_size": self.world}
+        save_resume(self.paths["resume"], self.modules, self.opts, config, self.step, extra, self.scalers)
         digest = save_generator(self.paths["weights"], self.G, config, self.step, extra)
         grid = self.preview()
         save_png(self.paths["samples"], grid)
@@ -230,13 +232,47 @@ class Trainer:
             writer.flush()
         write_card(self, digest)
 
-    def fit(self, stop_at: int | None = None, progress: bool | None = None) -> dict[str, Any]:
+    def validate(self, writer: Any) -> dict[str, float]:
+        """Score the held-out validation faces and append a row to ``<name>.val.csv``."""
+        from inpaint.validate import Validator
+
+        if self.validator is None:
+            self.validator = Validator(self.data, self.cfg.seed, self.device)
+        scores = self.validator(self.G)
+        self.G.train()
+        path = self.paths["val"]
+        rows = _read_rows(path, self.step)
+        rows = [r for r in rows if int(r[0]) < self.step]
+        rows.append([self.step, f"{self.seconds:.2f}", f"{self.cpu_seconds:.2f}", *(f"{scores[k]:.5f}" for k in VAL_NAMES)])
+        _write_rows(path, ["step", "seconds", "cpu_seconds", *VAL_NAMES], rows)
+        if writer is not None:
+            for k, v in scores.items():
+                writer.add_scalar(f"val/{k}", v, self.step)
+        return scores
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stop_requested = signal.Signals(signum).name
+
+    def fit(self, stop_at: int | None = None, progress: bool | None = None,
+            cpu_budget: float | None = None) -> dict[str, Any]:
+        """Train until step ``stop_at`` (default: the config's steps), or until the run's CPU
+        seconds reach ``cpu_budget``, or a SIGTERM / SIGINT; save at the end either way."""
+        self.cpu_budget = cpu_budget
         cfg = self.cfg
         stop = cfg.steps if stop_at is None else stop_at
         if stop > cfg.steps:
             raise BenchError(f"--steps {stop} exceeds the config's steps ({cfg.steps}); raise 'steps' in the config")
         if self.step >= stop:
-            return {"step": self.step, "seconds": self.seconds, "losses": {}}
+            return {"step": self.step, "seconds": self.seconds, "losses": {}, "stopped_by": None}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._fit(stop, progress)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _fit(self, stop: int, progress: bool | None) -> dict[str, Any]:
+        cfg = self.cfg
         data = self.load_data()
         main = self.rank == 0
         writer = log = None
@@ -245,17 +281,27 @@ class Trainer:
 
             writer = SummaryWriter(str(self.paths["tensorboard"]), purge_step=self.step or None)
             log = _open_log(self.paths["log"], self.step)
+        validating = main and cfg.validate_minutes > 0 and len(data.val_faces) > 0
+        if validating and not _read_rows(self.paths["val"], self.step):
+            self.validate(writer)  # the starting point of the curves
         show = (sys.stderr.isatty() if progress is None else progress) and main
         bar = tqdm(total=stop, initial=self.step, desc=cfg.name, disable=not show, file=sys.stderr, dynamic_ncols=True)
         window: list[dict[str, float]] = []
-        last_save, losses = time.monotonic(), {}
-        self.G.train(), self.D.train(), self.F.train()
+        last_save, last_val, losses = time.monotonic(), self.seconds, {}
+        self.G.train(), self.F.train()
+        if self.D is not None:
+            self.D.train()
+        supervised = cfg.loss.supervised
         try:
-            while self.step < stop:
-                start = time.monotonic()
-                batch = data.batch(self.step, cfg.batch_size, self.rank)
+            while self.step < stop and self.stop_requested is None:
+                if self.cpu_budget is not None and self.cpu_seconds >= self.cpu_budget:
+                    self.stop_requested = f"CPU budget of {self.cpu_budget:.0f} s"
+                    break
+                start, cpu_start = time.monotonic(), time.process_time()
+                batch = data.batch(self.step, cfg.batch_size, self.rank, paired=supervised)
                 losses = self.train_step(batch)
                 self.seconds += time.monotonic() - start
+                self.cpu_seconds += time.process_time() - cpu_start
                 window.append(losses)
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
@@ -269,6 +315,9 @@ class Trainer:
                     for k, v in mean.items():
                         writer.add_scalar(f"loss/{k}", v, self.step)
                     window = []
+                if validating and (self.seconds - last_val >= 60 * cfg.validate_minutes or self.step == stop):
+                    self.validate(writer)
+                    last_val = self.seconds
                 due_steps = cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0
                 due_time = cfg.checkpoint_minutes and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
                 if due_steps or due_time or self.step == stop:
@@ -276,12 +325,41 @@ class Trainer:
                     last_save = time.monotonic()
                 elif cfg.sample_every and self.step % cfg.sample_every == 0:
                     writer.add_image("samples", self.preview(), self.step, dataformats="HWC")
+            if self.stop_requested and main and self.step < stop:
+                if validating:
+                    self.validate(writer)
+                self.save(writer)
+                print(f"{cfg.name}: {self.stop_requested} received; saved step {self.step} to {self.paths['resume']}",
+                      file=sys.stderr)
         finally:
             bar.close()
             if main:
                 log.handle.close()
                 writer.close()
-        return {"step": self.step, "seconds": self.seconds, "losses": losses}
+        return {"step": self.step, "seconds": self.seconds, "losses": losses, "stopped_by": self.stop_requested}
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _read_rows(path: Path, step: int) -> list[list[str]]:
+    """Data rows of a CSV log up to ``step`` (rows past it were left by a run that died after its last save)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [r for r in list(csv.reader(handle))[1:] if r and int(r[0]) <= step]
+
+
+def _write_rows(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    from bench.atomic import atomic_write
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([header, *rows])
+
+    atomic_write(path, write)
 
 
 class _Log:
@@ -296,10 +374,7 @@ def _open_log(path: Path, step: int) -> _Log:
     """Open the CSV log for appending, dropping rows past ``step`` (left by a run that died
     after its last checkpoint)."""
     header = ["step", "seconds", "lr", *LOSS_NAMES]
-    rows: list[list[str]] = []
-    if path.is_file() and step > 0:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [r for r in list(csv.reader(handle))[1:] if r and int(r[0]) <= step]
+    rows = _read_rows(path, step) if step > 0 else []
     handle = open(path, "w", newline="", encoding="utf-8")
     log = _Log(handle)
     log.writerow(header)
@@ -309,10 +384,10 @@ def _open_log(path: Path, step: int) -> _Log:
 
 
 def train(cfg: TrainConfig, out: Path | str, resume: bool = False, stop_at: int | None = None,
-          progress: bool | None = None) -> dict[str, Any]:
-    """Train (or continue) a run; return ``{"step", "seconds", "losses", "trainer"}``."""
+          progress: bool | None = None, cpu_budget: float | None = None) -> dict[str, Any]:
+    """Train (or continue) a run; return ``{"step", "seconds", "losses", "stopped_by", "trainer"}``."""
     trainer = Trainer(cfg, Path(out), resume=resume)
-    result = trainer.fit(stop_at, progress)
+    result = trainer.fit(stop_at, progress, cpu_budget)
     result["trainer"] = trainer
     return result
 
@@ -323,13 +398,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="stop after this step (default: the config's steps; the schedule stays the config's)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<name>)")
+    parser.add_argument("--cpu-budget", type=float, default=None, metavar="SECONDS",
+                        help="stop once the run has used this many CPU seconds in training steps, counted "
+                             "over the whole run (equal-budget pilots and ablations)")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = args.out or Path("runs") / cfg.name
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result = train(cfg, out, resume=args.resume, stop_at=args.steps)
+    result = train(cfg, out, resume=args.resume, stop_at=args.steps, cpu_budget=args.cpu_budget)
     trainer = result["trainer"]
     if trainer.rank == 0:
         print(f"{cfg.name}: step {result['step']} ({started} .. now), {result['seconds']:.0f} s of training; "

@@ -1,7 +1,9 @@
-"""The trained model as benchmark inpainters (cl-attn, cut): loading, resizing, errors, describe()."""
+"""The trained models as benchmark inpainters (cl-attn, cut, unet-paired): loading, resizing, compositing, errors."""
 from __future__ import annotations
 
 import hashlib
+
+import cv2
 
 import numpy as np
 import pytest
@@ -12,12 +14,15 @@ from bench.api import BenchError, Unavailable
 from bench.registry import create, resolve
 from inpaint.checkpoint import build_generator, save_generator
 from inpaint.config import TrainConfig
-from inpaint.data import resize, to_tensor, to_uint8
+from inpaint.data import luminance, resize, to_tensor, to_uint8
 
 
-def _checkpoint(tmp_path, attention: bool, size: int = 32, step: int = 7):
+def _checkpoint(tmp_path, attention: bool, size: int = 32, step: int = 7, **model):
     cfg = TrainConfig(name="cl-attn" if attention else "cut")
     cfg.model.image_size, cfg.model.ngf, cfg.model.n_blocks, cfg.model.attention = size, 4, 2, attention
+    for key, value in model.items():
+        setattr(cfg.model, key, value)
+    cfg.loss.nce_idt = cfg.model.region != "given"
     torch.manual_seed(0)
     g = build_generator(cfg.model)
     with torch.no_grad():  # non-trivial weights, so that the output is not flat grey
@@ -32,10 +37,50 @@ def _faces(n=3, size=40, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
 
 
-def test_registered_and_mask_free():
+def test_registered():
     assert resolve("inpainter", "cl-attn") is plugin.ContrastiveAttention
     assert resolve("inpainter", "cut") is plugin.CUT
-    assert plugin.ContrastiveAttention.needs_mask is False and plugin.CUT.needs_mask is False
+    assert resolve("inpainter", "unet-paired") is plugin.PairedUNet
+
+
+def _gray_faces(n=3, size=40, seed=0):
+    return np.repeat(_faces(n, size, seed)[..., :1], 3, axis=3)
+
+
+def test_given_region_changes_only_the_dilated_mask(tmp_path):
+    path, _ = _checkpoint(tmp_path, attention=True, region="given", channels=1, skips=True,
+                          region_dilate=2, region_feather=1)
+    inp = plugin.ContrastiveAttention(checkpoint=path)
+    assert inp.needs_mask is True and inp.describe()["region"] == "given"
+    images = _gray_faces()
+    masks = np.zeros(images.shape[:3], bool)
+    masks[:, 22:34, 8:30] = True
+    out = inp(images, masks)
+    # the margin at 40 px is the model's (2 + 1 px at 32) scaled by 40/32 and rounded: 2 + 1 px
+    grown = cv2.dilate(masks.astype(np.uint8)[0], np.ones((7, 7), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(out[:, ~grown], images[:, ~grown])
+    assert (out[:, masks[0]] != images[:, masks[0]]).any()
+    # a gray face stays gray: the luminance model fills all three channels alike
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+
+
+def test_learned_region_blends_with_its_own_map(tmp_path):
+    path, g = _checkpoint(tmp_path, attention=False, size=40, region="learned", channels=1)
+    inp = plugin.CUT(checkpoint=path)
+    assert inp.needs_mask is False
+    images = _gray_faces()
+    out = inp(images, np.zeros(images.shape[:3], bool))
+    with torch.no_grad():
+        x = luminance(to_tensor(images))
+        _, content, region = g(x)
+    expected = to_uint8((region * content + (1 - region) * to_tensor(images)))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_supervised_and_unpaired_checkpoints_are_kept_apart(tmp_path):
+    path, _ = _checkpoint(tmp_path, attention=True)
+    with pytest.raises(BenchError, match="unpaired"):
+        plugin.PairedUNet(checkpoint=path)
 
 
 def test_missing_release_is_unavailable(tmp_path, monkeypatch):
@@ -54,7 +99,7 @@ def test_translates_at_model_size_and_resizes_back(tmp_path):
     out = inp(images, masks)
     assert out.shape == images.shape and out.dtype == np.uint8
     with torch.no_grad():
-        expected = resize(to_uint8(g(to_tensor(resize(images, 32)))), 40)
+        expected = resize(to_uint8(g(to_tensor(resize(images, 32)))[0]), 40)
     np.testing.assert_array_equal(out, expected)
     # masks are ignored; the batch size does not change the result (no batch statistics)
     # (up to float rounding of a different batch shape: at most 1 grey level)
@@ -67,7 +112,7 @@ def test_model_size_input_is_not_resampled(tmp_path):
     images = _faces(size=32)
     out = plugin.CUT(checkpoint=path)(images, np.zeros(images.shape[:3], bool))
     with torch.no_grad():
-        np.testing.assert_array_equal(out, to_uint8(g(to_tensor(images))))
+        np.testing.assert_array_equal(out, to_uint8(g(to_tensor(images))[0]))
 
 
 def test_describe_reports_hash_and_steps(tmp_path):

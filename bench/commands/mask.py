@@ -30,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="occlude only the first N images (sorted by path)")
 
 
-def find_images(in_dir: Path, out_dir: Path) -> list[str]:
-    """Relative posix paths of the jpg/jpeg/png files below ``in_dir``, skipping ``out_dir`` and hidden files."""
-    out_dir = out_dir.resolve()
+def find_images(in_dir: Path, *exclude: Path) -> list[str]:
+    """Relative posix paths of the jpg/jpeg/png files below ``in_dir``, skipping hidden files and
+    anything inside the folders ``exclude`` (outputs, masks)."""
+    skip = [folder.resolve() for folder in exclude]
     found = []
     for path in in_dir.rglob("*"):
         rel = path.relative_to(in_dir)
@@ -40,7 +41,7 @@ def find_images(in_dir: Path, out_dir: Path) -> list[str]:
             path.suffix.lower() in SUFFIXES
             and path.is_file()
             and not any(part.startswith(".") for part in rel.parts)
-            and out_dir not in path.resolve().parents
+            and not any(folder in path.resolve().parents for folder in skip)
         ):
             found.append(rel.as_posix())
     return sorted(found)

@@ -22,6 +22,7 @@ from bench import registry
 from bench.api import BenchError, ImageMetric, SetMetric
 from bench.atomic import write_json
 from bench.data.imageio import list_images, load_rgb
+from bench.occlusion_folder import load_mask
 
 DEFAULT_METRICS = ("psnr", "ssim", "lpips", "fid", "kid")
 MASK_METRICS = ("psnr-mask", "l1-mask")
@@ -111,14 +112,6 @@ def _describe(problems: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _load_mask(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("L")) > 0
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise BenchError(f"{path}: cannot read mask ({exc})") from None
-
-
 def _metric_names(text: str | None, with_masks: bool) -> list[str]:
     if text is None:
         return list(DEFAULT_METRICS) + (list(MASK_METRICS) if with_masks else [])
@@ -174,7 +167,7 @@ def score_pairs(pairing: Pairing, metrics: dict, batch_size: int, skip_bad: bool
     for key, ref_path, cand_path, mask_path in progress:
         try:
             ref, cand = load_rgb(ref_path), load_rgb(cand_path)
-            mask = _load_mask(mask_path) if mask_path is not None else np.zeros(ref.shape[:2], bool)
+            mask = load_mask(mask_path) if mask_path is not None else np.zeros(ref.shape[:2], bool)
         except BenchError as exc:
             failed.setdefault("unreadable", []).append(str(exc))
             continue

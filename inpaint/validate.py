@@ -1,0 +1,47 @@
+"""Validation during training: KID, LPIPS and PSNR inside the mask on faces held out of the pool.
+
+The validation faces (``data.val_images``) are carved from the training pool, never from
+pairs.txt, and are never trained on. Each is occluded once with a fixed style and seed (the
+styles in turn), inpainted at its own resolution exactly as the benchmark does
+(:func:`inpaint.inference.inpaint_batch`), and scored against its clean original with the
+benchmark's own metrics. Only this measurement sees the clean originals; no loss does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench.masks import occlude
+from bench.metrics.fid import inception_features, kernel_inception_distance
+from bench.metrics.lpips_metric import lpips_distances, lpips_network
+from bench.metrics.pixel import PSNRMask
+from inpaint.data import UnpairedFaces
+from inpaint.inference import inpaint_batch
+from inpaint.networks.region import RegionGenerator
+
+
+class Validator:
+    """Scores a generator on the held-out faces of ``data``; the clean features are computed once."""
+
+    def __init__(self, data: UnpairedFaces, seed: int, device: torch.device | str = "cpu", batch_size: int = 16) -> None:
+        styles = data.cfg.mask_styles
+        occluded = [occlude(image, marks, styles[i % len(styles)], seed + i, face.id)
+                    for i, (image, marks, face) in enumerate(zip(data.val_images, data.val_landmarks, data.val_faces))]
+        self.clean = data.val_images
+        self.masked = np.stack([o[0] for o in occluded])
+        self.masks = np.stack([o[1] for o in occluded])
+        self.device, self.batch_size = str(device), batch_size
+        self.clean_features = inception_features(self.clean, device=self.device)
+        self.lpips = lpips_network("alex", self.device)
+
+    def outputs(self, generator: RegionGenerator) -> np.ndarray:
+        generator.eval()
+        return np.concatenate([
+            inpaint_batch(generator, self.masked[i:i + self.batch_size], self.masks[i:i + self.batch_size], self.device)
+            for i in range(0, len(self.masked), self.batch_size)])
+
+    def __call__(self, generator: RegionGenerator) -> dict[str, float]:
+        out = self.outputs(generator)
+        kid = kernel_inception_distance(self.clean_features, inception_features(out, device=self.device))[0]
+        return {"kid": kid, "lpips": float(lpips_distances(self.lpips, self.clean, out).mean()),
+                "psnr_mask": float(np.nanmean(PSNRMask().per_image(self.clean, out, self.masks)))}
