@@ -171,3 +171,19 @@ def test_sigterm_saves_a_resumable_checkpoint(lfw_root, tmp_path):
     assert result["stopped_by"] == "SIGTERM" and 0 < result["step"] < 10_000
     resumed = train(cfg, tmp_path, resume=True, stop_at=result["step"] + 1, progress=False)
     assert resumed["step"] == result["step"] + 1
+
+
+def test_pilot_table_compares_at_equal_cpu_time(tmp_path):
+    from inpaint.curves import equal_budget_table, main, read_runs
+
+    header = "step,seconds,cpu_seconds,kid,lpips,psnr_mask\n"
+    (tmp_path / "a.val.csv").write_text(header + "0,0,0,0.3,0.4,14\n100,60,60,0.2,0.3,15\n200,120,120,0.1,0.2,16\n")
+    (tmp_path / "b.val.csv").write_text(header + "0,0,0,0.3,0.4,14\n50,58,61,0.25,0.35,14.5\n")
+    runs = read_runs([str(tmp_path / "a.val.csv"), f"{tmp_path / 'b.val.csv'}=variant B"])
+    table = equal_budget_table(runs)
+    assert "| a | 100 | 1.0 | 0.2000 | 0.3000 | 15.00 |" in table  # a's row nearest to b's 61 CPU-s
+    assert "| variant B | 50 | 1.0 | 0.2500 |" in table
+    assert main([str(tmp_path / "a.val.csv"), "--out", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "missing.val.csv")])
