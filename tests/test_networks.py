@@ -120,9 +120,13 @@ def test_spectral_norm_on_every_convolution():
 
 
 def test_benchmark_flop_count_matches_hand_count():
-    from inpaint.benchmark import generator_flops
+    from inpaint.benchmark import _inputs, generator_flops
+    from inpaint.checkpoint import build_generator
+    from inpaint.config import config_from_dict
 
-    g = Generator(ngf=4, n_blocks=2, attention=False, image_size=32)
+    cfg = config_from_dict({"model": {"ngf": 4, "n_blocks": 2, "attention": False, "image_size": 32, "channels": 1,
+                                      "region": "given", "skips": True}, "loss": {"nce_idt": False}})
+    g = build_generator(cfg.model)
     counted = []
 
     def hook(module, inputs, output):
@@ -136,7 +140,7 @@ def test_benchmark_flop_count_matches_hand_count():
         if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
             m.register_forward_hook(hook)
     with torch.no_grad():
-        g(torch.zeros(1, 3, 32, 32))
+        g(*_inputs(cfg, 1))
     for m in g.modules():
         m._forward_hooks.clear()
-    assert generator_flops(g, 32) == sum(counted)
+    assert generator_flops(g, cfg) == sum(counted)
