@@ -10,6 +10,10 @@ The network runs at its training size; how its output comes back depends on the 
 
 A luminance model (``channels: 1``) sees the BT.601 luma of the input; its content is the same
 in the three channels, so a gray face stays gray.
+
+``flip_average`` is test-time augmentation: the network also runs on the mirrored face, and the
+two predictions (content and region map, mirrored back) are averaged before compositing. On
+the validation faces it lowered LPIPS and raised PSNR in the mask (docs/model.md).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from inpaint.networks.region import RegionGenerator, soft_region
 
 @torch.inference_mode()
 def inpaint_batch(generator: RegionGenerator, images: np.ndarray, masks: np.ndarray,
-                  device: torch.device | str = "cpu") -> np.ndarray:
+                  device: torch.device | str = "cpu", flip_average: bool = False) -> np.ndarray:
     """Inpaint uint8 ``N x H x W x 3`` images with bool ``N x H x W`` masks (used in ``given`` mode only)."""
     size, height, width = generator.image_size, images.shape[1], images.shape[2]
     same = (height, width) == (size, size)
@@ -32,7 +36,11 @@ def inpaint_batch(generator: RegionGenerator, images: np.ndarray, masks: np.ndar
     if generator.channels == 1:
         x = luminance(x)
     mask = torch.from_numpy(resize_masks(masks, size) if not same else masks)[:, None].to(device)
-    out, content, region = generator(x, mask if generator.region == "given" else None)
+    given = mask if generator.region == "given" else None
+    out, content, region = generator(x, given)
+    if flip_average:
+        mirrored = generator(x.flip(-1), None if given is None else given.flip(-1))
+        out, content, region = ((a + b.flip(-1)) / 2 for a, b in zip((out, content, region), mirrored))
     if generator.region == "none":
         result = to_uint8(out.expand(-1, 3, -1, -1))
         return result if same else resize(result, (height, width))

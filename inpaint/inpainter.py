@@ -27,13 +27,17 @@ class _Translator(Inpainter):
     attention: ClassVar[bool] = True
     supervised: ClassVar[bool] = False
 
-    def __init__(self, checkpoint: str | Path | None = None, device: str | None = None, batch_size: int = 16) -> None:
+    def __init__(self, checkpoint: str | Path | None = None, device: str | None = None, batch_size: int = 16,
+                 flip_average: bool = True) -> None:
         path = Path(checkpoint) if checkpoint else WEIGHTS / f"{self.name}.safetensors"
         if not path.is_file():
             config = f"inpaint/configs/{self.name}.yaml"
             raise Unavailable(
                 f"inpainter {self.name!r}: checkpoint {path} not found; train one with "
                 f"'bench train {config} --out {WEIGHTS}' or pass the option checkpoint: PATH")
+        if not isinstance(flip_average, bool):
+            raise BenchError(f"inpainter {self.name!r}: flip_average must be true or false, got {flip_average!r}")
+        self.flip_average = flip_average
         if not isinstance(batch_size, int) or batch_size < 1:
             raise BenchError(f"inpainter {self.name!r}: batch_size must be a positive integer, got {batch_size!r}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -64,7 +68,7 @@ class _Translator(Inpainter):
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
             out[start:stop] = inpaint_batch(self.generator, images[start:stop], np.asarray(masks[start:stop], bool),
-                                            self.device)
+                                            self.device, self.flip_average)
         return out
 
     def describe(self) -> dict[str, Any]:
@@ -77,6 +81,7 @@ class _Translator(Inpainter):
         return {"checkpoint": str(self.path), "sha256": self._sha256, "steps_trained": self.step,
                 "image_size": self.size, "attention": self.attention, "region": m.region, "channels": m.channels,
                 "training": "supervised on synthetic pairs" if self.supervised else "unpaired",
+                "test_time": "mean of the predictions for the face and its mirror image" if self.flip_average else "one pass",
                 "device": str(self.device), "resize": f"input resized to {self.size}x{self.size}; {back}"}
 
 

@@ -23,21 +23,23 @@ from inpaint.networks.region import RegionGenerator
 class Validator:
     """Scores a generator on the held-out faces of ``data``; the clean features are computed once."""
 
-    def __init__(self, data: UnpairedFaces, seed: int, device: torch.device | str = "cpu", batch_size: int = 16) -> None:
+    def __init__(self, data: UnpairedFaces, seed: int, device: torch.device | str = "cpu", batch_size: int = 16,
+                 flip_average: bool = False) -> None:
         styles = data.cfg.mask_styles
         occluded = [occlude(image, marks, styles[i % len(styles)], seed + i, face.id)
                     for i, (image, marks, face) in enumerate(zip(data.val_images, data.val_landmarks, data.val_faces))]
         self.clean = data.val_images
         self.masked = np.stack([o[0] for o in occluded])
         self.masks = np.stack([o[1] for o in occluded])
-        self.device, self.batch_size = str(device), batch_size
+        self.device, self.batch_size, self.flip_average = str(device), batch_size, flip_average
         self.clean_features = inception_features(self.clean, device=self.device)
         self.lpips = lpips_network("alex", self.device)
 
     def outputs(self, generator: RegionGenerator) -> np.ndarray:
         generator.eval()
         return np.concatenate([
-            inpaint_batch(generator, self.masked[i:i + self.batch_size], self.masks[i:i + self.batch_size], self.device)
+            inpaint_batch(generator, self.masked[i:i + self.batch_size], self.masks[i:i + self.batch_size], self.device,
+                          self.flip_average)
             for i in range(0, len(self.masked), self.batch_size)])
 
     def __call__(self, generator: RegionGenerator) -> dict[str, float]:

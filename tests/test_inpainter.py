@@ -66,7 +66,7 @@ def test_given_region_changes_only_the_dilated_mask(tmp_path):
 
 def test_learned_region_blends_with_its_own_map(tmp_path):
     path, g = _checkpoint(tmp_path, attention=False, size=40, region="learned", channels=1)
-    inp = plugin.CUT(checkpoint=path)
+    inp = plugin.CUT(checkpoint=path, flip_average=False)
     assert inp.needs_mask is False
     images = _gray_faces()
     out = inp(images, np.zeros(images.shape[:3], bool))
@@ -75,6 +75,22 @@ def test_learned_region_blends_with_its_own_map(tmp_path):
         _, content, region = g(x)
     expected = to_uint8((region * content + (1 - region) * to_tensor(images)))
     np.testing.assert_array_equal(out, expected)
+
+
+def test_flip_average_is_mirror_equivariant_and_differs_from_one_pass(tmp_path):
+    path, _ = _checkpoint(tmp_path, attention=True, region="given", channels=1, skips=True)
+    inp = plugin.ContrastiveAttention(checkpoint=path)
+    assert inp.flip_average is True and "mirror" in inp.describe()["test_time"]
+    images = _gray_faces()
+    masks = np.zeros(images.shape[:3], bool)
+    masks[:, 20:34, 6:26] = True  # not symmetric: the mirrored face has another mask
+    out = inp(images, masks)
+    mirrored = inp(images[:, :, ::-1].copy(), masks[:, :, ::-1].copy())
+    assert np.abs(mirrored[:, :, ::-1].astype(int) - out.astype(int)).max() <= 1
+    single = plugin.ContrastiveAttention(checkpoint=path, flip_average=False)(images, masks)
+    assert (single != out).any()
+    with pytest.raises(BenchError, match="flip_average"):
+        plugin.ContrastiveAttention(checkpoint=path, flip_average="yes")
 
 
 def test_supervised_and_unpaired_checkpoints_are_kept_apart(tmp_path):
@@ -93,7 +109,7 @@ def test_missing_release_is_unavailable(tmp_path, monkeypatch):
 
 def test_translates_at_model_size_and_resizes_back(tmp_path):
     path, g = _checkpoint(tmp_path, attention=True)
-    inp = create("inpainter", "cl-attn", checkpoint=str(path), device="cpu", batch_size=2)
+    inp = create("inpainter", "cl-attn", checkpoint=str(path), device="cpu", batch_size=2, flip_average=False)
     images = _faces()
     masks = np.zeros(images.shape[:3], dtype=bool)
     out = inp(images, masks)
@@ -103,14 +119,14 @@ def test_translates_at_model_size_and_resizes_back(tmp_path):
     np.testing.assert_array_equal(out, expected)
     # masks are ignored; the batch size does not change the result (no batch statistics)
     # (up to float rounding of a different batch shape: at most 1 grey level)
-    other = plugin.ContrastiveAttention(checkpoint=path, batch_size=1)(images, np.ones_like(masks))
+    other = plugin.ContrastiveAttention(checkpoint=path, batch_size=1, flip_average=False)(images, np.ones_like(masks))
     assert np.abs(other.astype(int) - out.astype(int)).max() <= 1
 
 
 def test_model_size_input_is_not_resampled(tmp_path):
     path, g = _checkpoint(tmp_path, attention=False)
     images = _faces(size=32)
-    out = plugin.CUT(checkpoint=path)(images, np.zeros(images.shape[:3], bool))
+    out = plugin.CUT(checkpoint=path, flip_average=False)(images, np.zeros(images.shape[:3], bool))
     with torch.no_grad():
         np.testing.assert_array_equal(out, to_uint8(g(to_tensor(images))[0]))
 
