@@ -35,7 +35,7 @@ class Critics(nn.Module):
         if m.projected_d:
             from inpaint.networks.projected import ProjectedDiscriminator
 
-            self.projected = ProjectedDiscriminator(m.projected_d)
+            self.projected = ProjectedDiscriminator(m.projected_d, spectral_norm=m.spectral_norm)
             heads = len(self.projected.heads)
             weights += [cfg.loss.lambda_projected / heads] * heads
         self.weights = weights

@@ -103,6 +103,9 @@ def test_projected_critic_uses_the_frozen_trunk():
     sum(t.mean() for t in logits).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0  # gradients reach the generator's image
     assert all(p.grad is None for p in d._trunk.parameters())
+    plain = ProjectedDiscriminator("alex", layers=(0,), spectral_norm=False, trunk=d._trunk)
+    assert not any("parametrizations" in k for k in plain.state_dict())
+    assert any("parametrizations" in k for k in d.state_dict())
 
 
 def _recipe(lfw_root, **overrides):

@@ -59,9 +59,22 @@ def test_bench_train_rejects_bad_config_before_training(tmp_path, capsys):
 def test_shipped_configs_are_valid():
     from inpaint.inpainter import WEIGHTS
 
-    for name in ("cl-attn", "cut"):
-        cfg = load_config(WEIGHTS.parent / "configs" / f"{name}.yaml")
-        assert cfg.name == name and cfg.model.attention == (name == "cl-attn")
+    configs = WEIGHTS.parent / "configs"
+    released = load_config(configs / "cl-attn.yaml").to_dict()
+    for path, changed in [("cut.yaml", {"model.attention": False}), ("unet-paired.yaml", None),
+                          ("ablations/no-sn.yaml", {"model.spectral_norm": False}),
+                          ("ablations/no-nce.yaml", {"loss.lambda_nce": 0.0})]:
+        cfg = load_config(configs / path).to_dict()
+        if changed is None:
+            assert cfg["loss"]["supervised"] and cfg["model"] == {**released["model"], **{
+                k: cfg["model"][k] for k in ("pixel_d", "projected_d", "ndf", "n_layers_d", "spectral_norm", "d_norm")}}
+            continue
+        # an ablation differs from the released recipe in its name and the one switch only
+        flat = {f"{group}.{k}": v for group in ("model", "loss", "data") for k, v in cfg[group].items()}
+        base = {f"{group}.{k}": v for group in ("model", "loss", "data") for k, v in released[group].items()}
+        assert {k for k in flat if flat[k] != base[k]} == set(changed) and all(flat[k] == v for k, v in changed.items())
+        assert {k: v for k, v in cfg.items() if k not in ("name", "model", "loss", "data")} == \
+            {k: v for k, v in released.items() if k not in ("name", "model", "loss", "data")}
 
 
 def test_lr_schedule_constant_then_linear():

@@ -3,8 +3,8 @@
 Small discriminators learn slowly from 1.5k faces; heads on the features of a frozen ImageNet
 network learn fast, because the features already separate natural structure from smears. The
 trunks are those of the LPIPS assets (AlexNet or VGG16, verified offline by ``bench assets``);
-each chosen layer gets its own head of spectrally normalised convolutions producing patch
-logits. The trunk is never trained; gradients still flow through it to the generator.
+each chosen layer gets its own head of convolutions (spectrally normalised unless switched
+off for the ablation) producing patch logits. The trunk is never trained; gradients still flow through it to the generator.
 """
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ TRUNKS = {"alex": (5, (64, 192, 384, 256, 256)), "vgg": (5, (64, 128, 256, 512, 
 DEFAULT_LAYERS = {"alex": (1, 2, 4), "vgg": (1, 2, 3)}
 
 
-def _sn_conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Module:
-    return spectral_norm(nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding))
+def _head(channels: int, width: int, normalise: bool) -> nn.Sequential:
+    def conv(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Module:
+        layer = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding)
+        return spectral_norm(layer) if normalise else layer
 
-
-def _head(channels: int, width: int) -> nn.Sequential:
     return nn.Sequential(
-        _sn_conv(channels, width, 1), nn.LeakyReLU(0.2, True),
-        _sn_conv(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True),
-        _sn_conv(2 * width, 1, 3, padding=1),
+        conv(channels, width, 1), nn.LeakyReLU(0.2, True),
+        conv(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True),
+        conv(2 * width, 1, 3, padding=1),
     )
 
 
@@ -46,7 +46,7 @@ class ProjectedDiscriminator(nn.Module):
     """
 
     def __init__(self, net: str = "alex", layers: tuple[int, ...] | None = None, width: int = 64,
-                 trunk: nn.Module | None = None) -> None:
+                 trunk: nn.Module | None = None, spectral_norm: bool = True) -> None:
         super().__init__()
         if net not in TRUNKS:
             raise ValueError(f"projected discriminator: unknown trunk {net!r}; choose from {sorted(TRUNKS)}")
@@ -58,7 +58,7 @@ class ProjectedDiscriminator(nn.Module):
         # kept outside the module's parameters and state dict: the trunk is an asset, not a trained part
         self.__dict__["_trunk"] = model
         self._slices = [getattr(model.net, f"slice{i + 1}") for i in range(max(self.layers) + 1)]
-        self.heads = nn.ModuleList(_head(channels[i], width) for i in self.layers)
+        self.heads = nn.ModuleList(_head(channels[i], width, spectral_norm) for i in self.layers)
 
     def to(self, *args, **kwargs):  # the trunk is not a submodule: move it alongside
         self.__dict__["_trunk"] = self._trunk.to(*args, **kwargs)
