@@ -6,7 +6,9 @@ resumes at the first missing chunk and a finished run re-aggregates in seconds.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -179,10 +181,28 @@ class Runner:
                 result[key_name][idx] = value
         write_npz(path, **result)
 
+    def _forget_changed_methods(self) -> None:
+        """Drop the cached outputs of a method whose description (checkpoint hash, options)
+        differs from the one they were made with, so a new checkpoint is never scored from an
+        old one's outputs."""
+        for label, method in self.comp.methods.items():
+            facts = {k: v for k, v in method.describe().items() if k != "device"}
+            digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+            record = self.cache / "methods" / f"{_safe(label)}.json"
+            old = json.loads(record.read_text()).get("sha256") if record.is_file() else None
+            if old is not None and old != digest:
+                self.log(f"method {label!r} changed since its outputs were cached (checkpoint or options): "
+                         "recomputing them")
+            if old != digest:
+                for style in self.styles:
+                    shutil.rmtree(self.cache / "conditions" / _safe(style) / _safe(label), ignore_errors=True)
+                write_json(record, {"sha256": digest, "describe": facts})
+
     def run(self) -> None:
         chunks = self.plan.chunks(self.protocol.batch_size)
         write_json(self.cache / "plan.json", {"fingerprint": self.plan.fingerprint(self.protocol.batch_size),
                                               "faces": len(self.plan.faces), "chunks": len(chunks)})
+        self._forget_changed_methods()
         todo = [(style, method) for style in self.styles for method in self.comp.methods]
         with tqdm(total=len(chunks) * (1 + len(todo)), desc="bench run", unit="task", dynamic_ncols=True) as progress:
             self._run_chunks(chunks, todo, progress)

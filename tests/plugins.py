@@ -77,3 +77,20 @@ class SlowMeanDistance(SetMetric):
     def from_features(self, reference, candidate):
         time.sleep(float(os.environ.get("TEST_AGGREGATE_DELAY", "0")))
         return float(np.linalg.norm(reference.mean(axis=0) - candidate.mean(axis=0)))
+
+
+class Constant(Inpainter):
+    """Fills the hidden pixels with one gray level, given as an option (and told by describe())."""
+
+    name = "constant"
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = int(value)
+
+    def __call__(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        out = images.copy()
+        out[masks] = self.value
+        return out
+
+    def describe(self) -> dict:
+        return {"value": self.value}

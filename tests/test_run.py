@@ -191,3 +191,25 @@ def test_plugin_from_an_installed_distribution(tmp_path, bench_data):
     assert done.returncode == 0, done.stderr
     metrics = pd.read_csv(tmp_path / "out" / "metrics.csv")
     assert set(metrics.method) == {"masked", "gray-fill"}
+
+
+@pytest.mark.slow
+def test_a_changed_method_is_recomputed_not_read_from_the_cache(tmp_path, bench_data, capsys):
+    out = tmp_path / "out"
+
+    def run_with(value: int) -> float:
+        methods = f"{{name: 'tests.plugins:Constant', options: {{value: {value}}}, label: constant}}"
+        assert main(["run", str(write_protocol(tmp_path, limit=4, methods=methods, metrics="l1-mask")),
+                     "--out", str(out), "--no-report"]) == 0
+        metrics = pd.read_csv(out / "metrics.csv")
+        return float(metrics[(metrics.metric == "l1-mask") & (metrics.method == "constant")].value.iloc[0])
+
+    black = run_with(0)
+    capsys.readouterr()
+    white = run_with(255)
+    printed = capsys.readouterr()
+    assert "method 'constant' changed" in printed.out + printed.err
+    assert white != black
+    assert run_with(255) == white  # unchanged options: the cache is used and gives the same number
+    printed = capsys.readouterr()
+    assert "changed since" not in printed.out + printed.err
