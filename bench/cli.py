@@ -17,6 +17,7 @@ COMMANDS = {
     "assets": "List, fetch and verify model weights.",
     "list": "List registered inpainters, recognizers and metrics.",
     "train": "Train the unpaired contrastive inpainting model.",
+    "export": "Export a trained generator to ONNX, checked against torch.",
     "perf": "Measure the speed of every stage.",
 }
 

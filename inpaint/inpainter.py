@@ -22,7 +22,9 @@ from inpaint.inference import inpaint_batch
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 
-class _Translator(Inpainter):
+class ModelInpainter(Inpainter):
+    """A checkpoint of the model seen as a bench inpainter (the released one, or `checkpoint: PATH`)."""
+
     needs_mask: ClassVar[bool] = False  # per checkpoint: True for a 'given' region model
     attention: ClassVar[bool] = True
     supervised: ClassVar[bool] = False
@@ -85,21 +87,21 @@ class _Translator(Inpainter):
                 "device": str(self.device), "resize": f"input resized to {self.size}x{self.size}; {back}"}
 
 
-class ContrastiveAttention(_Translator):
+class ContrastiveAttention(ModelInpainter):
     """PatchNCE + feature attention + SN-PatchGAN (the paper's model)."""
 
     name: ClassVar[str] = "cl-attn"
     attention: ClassVar[bool] = True
 
 
-class CUT(_Translator):
+class CUT(ModelInpainter):
     """The ablation without the attention module: CUT's generator, trained with the same recipe."""
 
     name: ClassVar[str] = "cut"
     attention: ClassVar[bool] = False
 
 
-class PairedUNet(_Translator):
+class PairedUNet(ModelInpainter):
     """Supervised on synthetic (masked, clean) pairs: the same generator, L1 + LPIPS(VGG) losses."""
 
     name: ClassVar[str] = "unet-paired"

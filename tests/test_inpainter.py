@@ -168,3 +168,24 @@ def test_released_checkpoints_load_when_present():
             facts = json.loads(card.read_text())
             assert facts["sha256"] == inp.describe()["sha256"]
             assert facts["steps_trained"] == inp.describe()["steps_trained"]
+
+
+def test_onnx_export_matches_torch(tmp_path, capsys):
+    from bench.cli import main as bench_main
+
+    path, _ = _checkpoint(tmp_path, attention=True, size=32, region="given", channels=1, skips=True)
+    onnx_file = tmp_path / "model.onnx"
+    assert bench_main(["export", "cl-attn", str(onnx_file), "--checkpoint", str(path)]) == 0
+    assert "max difference from torch" in capsys.readouterr().out and onnx_file.stat().st_size > 10_000
+    import onnxruntime as ort
+
+    from inpaint.export import example_inputs
+
+    g = plugin.ContrastiveAttention(checkpoint=path).generator
+    image, mask = example_inputs(g, batch=5, seed=3)
+    out = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(
+        ["output"], {"image": image.numpy(), "mask": mask.numpy()})[0]
+    with torch.no_grad():
+        want = g(image, mask > 0.5)[0].numpy()
+    assert np.abs(out - want).max() < 1e-4
+    assert bench_main(["export", "telea", str(tmp_path / "x.onnx")]) == 1
