@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -90,3 +91,74 @@ def write_card(trainer: Any, weights_sha256: str) -> None:
                       "the planned schedule is not complete: results are those of a partly trained model"
                       if fraction < 1 else "the planned schedule is complete")),
     })
+
+
+SCORES = (("psnr", "PSNR", 2), ("ssim", "SSIM", 4), ("lpips", "LPIPS", 4), ("psnr-mask", "PSNR (mask)", 2),
+          ("fid", "FID", 1), ("kid", "KID", 4))
+
+
+def _scores(metrics_csv: Path, method: str) -> list[str]:
+    """Markdown lines: the method's image scores and verification accuracies from a run's metrics.csv."""
+    import pandas as pd
+
+    frame = pd.read_csv(metrics_csv, keep_default_na=False)
+    rows = frame[(frame.method == method) | frame.method.str.startswith(method + " (")]  # a protocol label
+    if rows.empty:
+        return [f"_{metrics_csv} has no rows for {method!r}._"]
+    lines = [f"From `{metrics_csv}`:", ""]
+    for mask, group in rows.groupby("mask"):
+        values = {r.metric: float(r.value) for r in group.itertuples() if r.recognizer == ""}
+        shown = [(label, f"{values[k]:.{digits}f}") for k, label, digits in SCORES if k in values]
+        if shown:
+            lines += [f"| {mask} | " + " | ".join(label for label, _ in shown) + " |",
+                      "|---|" + "--:|" * len(shown), "| | " + " | ".join(v for _, v in shown) + " |", ""]
+        accuracy = [f"{r.recognizer} {100 * float(r.value):.2f}%" for r in group.itertuples() if r.metric == "acc"]
+        if accuracy:
+            lines += [f"Verification accuracy ({mask}): " + ", ".join(accuracy), ""]
+    return lines
+
+
+def markdown(card: dict, scores: Path | None = None) -> str:
+    """A short human-readable model card from the JSON card (and a benchmark run's scores)."""
+    data, val = card["data"], card.get("validation_last")
+    lines = [f"# Model card: {card['name']}", "",
+             f"- **Training:** {card.get('training', 'unpaired')}; {card['state']}.",
+             f"- **Architecture:** {card['architecture']}.",
+             f"- **Parameters:** {card['generator_parameters'] / 1e6:.2f} M (generator).",
+             f"- **Data:** {data['dataset']}; {data['split_rule_text']}; {data['training_images']} training faces, "
+             f"{data.get('validation_images', 0)} held out for validation (`{data['split_file']}`); "
+             f"masks: {', '.join(data['mask_styles'])}.",
+             f"- **Compute:** {card['steps_trained']} steps of batch {card['batch_size']} "
+             f"({card['images_seen_per_domain']} images per domain), {card['training_seconds'] / 3600:.2f} h wall, "
+             f"{card.get('cpu_hours', 0):.2f} CPU-hours, on {card['device']}; peak memory "
+             f"{card.get('peak_memory_mb', 0) / 1024:.2f} GB.",
+             f"- **Weights:** `{card['weights']}` (sha256 `{card['sha256'][:16]}...`); resume state `{card['resume']}` "
+             "while the run continues.",
+             f"- **Logs:** `{card['train_log']}` (losses), `{card.get('validation_log')}` (validation)."]
+    if val:
+        lines.append(f"- **Last validation** (step {int(val['step'])}, one pass): KID {val['kid']:.4f}, "
+                     f"LPIPS {val['lpips']:.4f}, PSNR in the mask {val['psnr_mask']:.2f} dB.")
+    lines += ["- **Limits:** trained on grayscale 160x160 LFW crops at 128x128; a colour photo's hidden region "
+              "is filled in gray; the face photos are for research use only.", ""]
+    if scores is not None:
+        lines += ["## Benchmark scores", "", *_scores(Path(scores), card["name"])]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m inpaint.card", description="Render a model card as markdown.")
+    parser.add_argument("card", type=Path, help="the JSON card, e.g. inpaint/weights/cl-attn.json")
+    parser.add_argument("--scores", type=Path, help="a run's metrics.csv whose rows for this model to include")
+    parser.add_argument("--out", type=Path, help="write here (default: the card's path with .md)")
+    args = parser.parse_args(argv)
+    out = args.out or args.card.with_suffix(".md")
+    out.write_text(markdown(json.loads(args.card.read_text(encoding="utf-8")), args.scores), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

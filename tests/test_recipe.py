@@ -133,6 +133,20 @@ def test_given_region_recipe_trains_and_validates(lfw_root, tmp_path):
     train_ids = {f.id for f in trainer.data.faces}
     assert len(trainer.data.val_faces) == 6 and not train_ids & {f.id for f in trainer.data.val_faces}
     assert "A_clean" not in trainer.data.batch(0, 2)  # unpaired batches hold no clean twin
+    # the markdown card: from the JSON card, with a run's scores for this model
+    import json
+
+    from inpaint.card import markdown
+
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text("dataset,mask,method,recognizer,metric,value,ci_low,ci_high,n\n"
+                       "LFW-gray,surgical,cl-attn (given),,lpips,0.1234,,,9\n"
+                       "LFW-gray,surgical,cl-attn (given),dlib,acc,0.95,,,9\n"
+                       "LFW-gray,surgical,telea,,lpips,0.2,,,9\n")
+    card = json.loads(paths["card"].read_text())
+    text = markdown(card, metrics)
+    assert "3 steps of batch 1" in text and f"LPIPS {float(rows[-1]['lpips']):.4f}" in text
+    assert "| 0.1234 |" in text and "dlib 95.00%" in text and "0.2000" not in text
 
 
 @pytest.mark.slow
