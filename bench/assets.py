@@ -43,6 +43,7 @@ SPEC_MODULES = (
     "bench.metrics.lpips_weights",
     "bench.recognizers.facenet",
     "bench.recognizers.arcface",
+    "bench.detection",
 )
 
 

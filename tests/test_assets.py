@@ -188,8 +188,8 @@ def test_download_of_an_unreachable_url_is_a_clear_error(tmp_path: Path) -> None
 
 def test_real_specs_are_registered() -> None:
     names = {spec.name for spec in assets.all_specs()}
-    assert {"fid-inception", "lpips-alex", "lpips-vgg"} <= names
-    for name in ("fid-inception", "lpips-alex"):
+    assert {"fid-inception", "lpips-alex", "lpips-vgg", "yunet-2023mar"} <= names
+    for name in ("fid-inception", "lpips-alex", "yunet-2023mar"):
         spec = assets.get_spec(name)
         assert spec.pypi is not None and spec.pypi.archive_sha256 and spec.check is not None and spec.sha256
 
