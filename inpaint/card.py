@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.atomic import write_json
 from inpaint.data import SPLIT_RULES
+from inpaint.logs import peak_memory_mb
 
 
 def _last_row(path: Any) -> dict | None:
@@ -49,8 +50,6 @@ def describe_architecture(cfg: Any) -> str:
 
 def write_card(trainer: Any, weights_sha256: str) -> None:
     """Write ``<name>.json`` beside the weights (paths in it are relative to the card)."""
-    from inpaint.train import peak_memory_mb
-
     cfg, paths = trainer.cfg, trainer.paths
     folder = paths["card"].parent
     n_params = sum(p.numel() for p in trainer.G.parameters())

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import os
-import resource
 import signal
 import sys
 import time
@@ -37,6 +35,7 @@ from bench.data.imageio import save_png
 from inpaint.checkpoint import build_generator, load_resume, save_generator, save_resume
 from inpaint.config import TrainConfig, load_config
 from inpaint.data import UnpairedFaces, luminance, to_uint8
+from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
@@ -241,10 +240,10 @@ class Trainer:
         scores = self.validator(self.G)
         self.G.train()
         path = self.paths["val"]
-        rows = _read_rows(path, self.step)
+        rows = read_rows(path, self.step)
         rows = [r for r in rows if int(r[0]) < self.step]
         rows.append([self.step, f"{self.seconds:.2f}", f"{self.cpu_seconds:.2f}", *(f"{scores[k]:.5f}" for k in VAL_NAMES)])
-        _write_rows(path, ["step", "seconds", "cpu_seconds", *VAL_NAMES], rows)
+        write_rows(path, ["step", "seconds", "cpu_seconds", *VAL_NAMES], rows)
         if writer is not None:
             for k, v in scores.items():
                 writer.add_scalar(f"val/{k}", v, self.step)
@@ -280,9 +279,9 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             writer = SummaryWriter(str(self.paths["tensorboard"]), purge_step=self.step or None)
-            log = _open_log(self.paths["log"], self.step)
+            log = open_log(self.paths["log"], self.step, list(LOSS_NAMES))
         validating = main and cfg.validate_minutes > 0 and len(data.val_faces) > 0
-        if validating and not _read_rows(self.paths["val"], self.step):
+        if validating and not read_rows(self.paths["val"], self.step):
             self.validate(writer)  # the starting point of the curves
         show = (sys.stderr.isatty() if progress is None else progress) and main
         bar = tqdm(total=stop, initial=self.step, desc=cfg.name, disable=not show, file=sys.stderr, dynamic_ncols=True)
@@ -337,50 +336,6 @@ class Trainer:
                 log.handle.close()
                 writer.close()
         return {"step": self.step, "seconds": self.seconds, "losses": losses, "stopped_by": self.stop_requested}
-
-
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far (MB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _read_rows(path: Path, step: int) -> list[list[str]]:
-    """Data rows of a CSV log up to ``step`` (rows past it were left by a run that died after its last save)."""
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [r for r in list(csv.reader(handle))[1:] if r and int(r[0]) <= step]
-
-
-def _write_rows(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    from bench.atomic import atomic_write
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows([header, *rows])
-
-    atomic_write(path, write)
-
-
-class _Log:
-    def __init__(self, handle: Any) -> None:
-        self.handle, self.writer = handle, csv.writer(handle)
-
-    def writerow(self, row: list[Any]) -> None:
-        self.writer.writerow(row)
-
-
-def _open_log(path: Path, step: int) -> _Log:
-    """Open the CSV log for appending, dropping rows past ``step`` (left by a run that died
-    after its last checkpoint)."""
-    header = ["step", "seconds", "lr", *LOSS_NAMES]
-    rows = _read_rows(path, step) if step > 0 else []
-    handle = open(path, "w", newline="", encoding="utf-8")
-    log = _Log(handle)
-    log.writerow(header)
-    for row in rows:
-        log.writerow(row)
-    return log
 
 
 def train(cfg: TrainConfig, out: Path | str, resume: bool = False, stop_at: int | None = None,
