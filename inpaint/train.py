@@ -294,7 +294,7 @@ class Trainer:
         try:
             while self.step < stop and self.stop_requested is None:
                 if self.cpu_budget is not None and self.cpu_seconds >= self.cpu_budget:
-                    self.stop_requested = f"CPU budget of {self.cpu_budget:.0f} s"
+                    self.stop_requested = f"cpu-budget {self.cpu_budget:.0f} s"
                     break
                 start, cpu_start = time.monotonic(), time.process_time()
                 batch = data.batch(self.step, cfg.batch_size, self.rank, paired=supervised)
@@ -328,7 +328,9 @@ class Trainer:
                 if validating:
                     self.validate(writer)
                 self.save(writer)
-                print(f"{cfg.name}: {self.stop_requested} received; saved step {self.step} to {self.paths['resume']}",
+                why = (f"{self.stop_requested} of CPU time used" if self.stop_requested.startswith("cpu-budget")
+                       else f"{self.stop_requested} received")
+                print(f"{cfg.name}: {why}; saved step {self.step} to {self.paths['resume']}",
                       file=sys.stderr)
         finally:
             bar.close()

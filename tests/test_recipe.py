@@ -204,3 +204,14 @@ def test_pilot_table_compares_at_equal_cpu_time(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 1000
     with pytest.raises(SystemExit):
         main([str(tmp_path / "missing.val.csv")])
+
+
+@pytest.mark.slow
+def test_cpu_budget_stops_and_saves(lfw_root, tmp_path):
+    cfg = _recipe(lfw_root, steps=10_000, decay_steps=0)
+    result = train(cfg, tmp_path, progress=False, cpu_budget=1.0)
+    trainer = result["trainer"]
+    assert result["stopped_by"].startswith("cpu-budget") and 0 < result["step"] < 10_000
+    assert trainer.cpu_seconds >= 1.0 and run_paths(tmp_path, cfg.name)["resume"].is_file()
+    again = train(cfg, tmp_path, resume=True, progress=False, cpu_budget=1.0)  # budget already spent
+    assert again["step"] == result["step"]
