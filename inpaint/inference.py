@@ -37,10 +37,12 @@ def inpaint_batch(generator: RegionGenerator, images: np.ndarray, masks: np.ndar
         x = luminance(x)
     mask = torch.from_numpy(resize_masks(masks, size) if not same else masks)[:, None].to(device)
     given = mask if generator.region == "given" else None
-    out, content, region = generator(x, given)
-    if flip_average:
-        mirrored = generator(x.flip(-1), None if given is None else given.flip(-1))
-        out, content, region = ((a + b.flip(-1)) / 2 for a, b in zip((out, content, region), mirrored))
+    if flip_average:  # the face and its mirror image in one pass (no batch statistics), then averaged
+        n = len(x)
+        both = generator(torch.cat([x, x.flip(-1)]), None if given is None else torch.cat([given, given.flip(-1)]))
+        out, content, region = ((t[:n] + t[n:].flip(-1)) / 2 for t in both)
+    else:
+        out, content, region = generator(x, given)
     if generator.region == "none":
         result = to_uint8(out.expand(-1, 3, -1, -1))
         return result if same else resize(result, (height, width))
