@@ -12,7 +12,7 @@ COMMANDS = {
     "report": "Re-render tables, plots and the HTML report of a finished run.",
     "score": "Score a folder of candidate images against a folder of references.",
     "mask": "Occlude the faces of a folder with synthetic face masks.",
-    "inpaint": "Inpaint a folder of masked face crops with one method.",
+    "inpaint": "Remove the masks from a folder of photos (detect, align, inpaint, paste back), or of face crops.",
     "data": "Check or fetch datasets (LFW, CelebA).",
     "assets": "List, fetch and verify model weights.",
     "list": "List registered inpainters, recognizers and metrics.",

@@ -55,6 +55,7 @@ class ModelInpainter(Inpainter):
         self.path, self.step, self.batch_size = path, info["step"], batch_size
         self.size = self.config.model.image_size
         self.needs_mask = self.config.model.region == "given"
+        self.luminance_only = self.config.model.channels == 1  # colour photos: see bench.photos.colour
         card = path.with_suffix(".json")
         self.card_path: Path | None = card if card.is_file() else None  # training log for reports
         self._sha256: str | None = None

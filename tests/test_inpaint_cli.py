@@ -25,7 +25,7 @@ def masked_folder(lfw_root, tmp_path):
 
 def test_inpaints_every_image_with_its_mask(masked_folder, tmp_path, capsys):
     out = tmp_path / "telea"
-    assert bench_main(["inpaint", "telea", str(masked_folder), str(out), "--masks", str(masked_folder / "masks")]) == 0
+    assert bench_main(["inpaint", "telea", "--crops", str(masked_folder), str(out), "--masks", str(masked_folder / "masks")]) == 0
     assert "inpainted 2 of 2 images" in capsys.readouterr().out
     rel = "Aaron_Peirsol/Aaron_Peirsol_0001.png"
     image, mask = load_rgb(masked_folder / rel), load_mask(masked_folder / "masks" / rel)
@@ -37,13 +37,13 @@ def test_inpaints_every_image_with_its_mask(masked_folder, tmp_path, capsys):
 def test_missing_mask_is_counted_and_a_needed_mask_is_demanded(masked_folder, tmp_path, capsys):
     (masked_folder / "masks" / "Abdullah_Gul" / "Abdullah_Gul_0001.png").unlink()
     out = tmp_path / "telea"
-    assert bench_main(["inpaint", "telea", str(masked_folder), str(out), "--masks", str(masked_folder / "masks")]) == 0
+    assert bench_main(["inpaint", "telea", "--crops", str(masked_folder), str(out), "--masks", str(masked_folder / "masks")]) == 0
     printed = capsys.readouterr().out
     assert "inpainted 1 of 2 images" in printed and "Abdullah_Gul_0001.png: mask file not found" in printed
-    assert bench_main(["inpaint", "telea", str(masked_folder), str(tmp_path / "x")]) == 1
+    assert bench_main(["inpaint", "telea", "--crops", str(masked_folder), str(tmp_path / "x")]) == 1
     assert "needs the mask" in capsys.readouterr().err
     # a method that needs no mask runs without one: the masked input comes back unchanged
-    assert bench_main(["inpaint", "masked", str(masked_folder / "Aaron_Peirsol"), str(tmp_path / "same")]) == 0
+    assert bench_main(["inpaint", "masked", "--crops", str(masked_folder / "Aaron_Peirsol"), str(tmp_path / "same")]) == 0
     rel = "Aaron_Peirsol_0001.png"
     np.testing.assert_array_equal(load_rgb(tmp_path / "same" / rel), load_rgb(masked_folder / "Aaron_Peirsol" / rel))
     assert bench_main(["inpaint", "no-such-method", str(masked_folder), str(tmp_path / "y")]) == 1
