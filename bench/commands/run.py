@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench import protocol as protocol_io
 from bench.api import BenchError
-from bench.lock import RunLock
+from bench.run.lock import RunLock
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.runner import check_plan
+    from bench.run.runner import check_plan
 
     start = time.time()
     if args.offline:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.out or Path(protocol.output) / protocol.name
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     with RunLock(out_dir):
-        from bench.plan import make_plan
+        from bench.run.plan import make_plan
 
         plan = make_plan(protocol, args.limit)
         cache = out_dir / "cache"
@@ -55,10 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = True) -> int:
-    from bench import components, provenance
-    from bench.aggregate import aggregate
-    from bench.results import write_results, write_sample_index
-    from bench.runner import Runner, style_names
+    from bench import components
+    from bench.run import provenance
+    from bench.run.aggregate import aggregate
+    from bench.run.results import write_results, write_sample_index
+    from bench.run.runner import Runner, style_names
 
     comp = components.build(protocol, log=log)
     runner = Runner(protocol, plan, comp, out_dir, log=log)
@@ -132,7 +133,7 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
 def _landmark_counts(out_dir: Path, plan, protocol) -> dict:
     import numpy as np
 
-    from bench.runner import ChunkCache
+    from bench.run.runner import ChunkCache
 
     detected = fallback = 0
     for i in range(len(plan.chunks(protocol.batch_size))):

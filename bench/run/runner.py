@@ -21,7 +21,7 @@ from bench.api import BenchError, Face, Inpainter
 from bench.atomic import write_json, write_npz
 from bench.components import Components
 from bench.data.imageio import load_rgb, save_png
-from bench.plan import Plan
+from bench.run.plan import Plan
 from bench.protocol import Protocol
 
 CLEAN = "clean"

@@ -4,10 +4,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from bench.aggregate import Tables
+from bench.run.aggregate import Tables
 from bench.atomic import atomic_write, write_json
-from bench.plan import Plan
-from bench.runner import CLEAN, _safe
+from bench.run.plan import Plan
+from bench.run.runner import CLEAN, _safe
 
 
 def write_csv(path: Path, frame) -> None:
