@@ -16,7 +16,7 @@ import yaml
 
 from bench.api import BenchError
 
-DATASET_KINDS = ("lfw", "celeba", "folder")
+DATASET_KINDS = ("lfw", "celeba", "folder", "photos")  # photos: real masked photos, no ground truth
 DEFAULT_BINS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0]  # fraction of the image hidden, as LaMa bins by mask area
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -68,6 +68,7 @@ class Protocol:
     seed: int = 0
     device: str = "auto"
     output: str = "results"
+    reference: DatasetSpec | None = None  # photos protocols: the clean faces FID/KID compare with
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,7 +150,7 @@ def parse(data: Any, default_name: str = "protocol") -> Protocol:
         {
             "name": str, "dataset": dict, "masks": dict, "methods": list, "recognizers": list,
             "metrics": list, "batch_size": int, "samples": int, "bins": list, "bootstrap": int,
-            "seed": int, "device": str, "output": str,
+            "seed": int, "device": str, "output": str, "reference": dict,
         },
         required=("dataset", "methods"),
     )
@@ -162,13 +163,12 @@ def parse(data: Any, default_name: str = "protocol") -> Protocol:
          "n_pairs": int, "pair_seed": int, "limit": int},
         required=("kind", "root"),
     )
-    if ds["kind"] not in DATASET_KINDS:
-        raise BenchError(f"dataset.kind: {ds['kind']!r} unknown; choose from {', '.join(DATASET_KINDS)}")
-    if ds.get("folds") is not None:
-        ds["folds"] = _int_list(ds["folds"], "dataset.folds")
-    if ds.get("limit") is not None and ds["limit"] < 2:
-        raise BenchError("dataset.limit: must be at least 2")
-    dataset = DatasetSpec(**{k: v for k, v in ds.items() if v is not None or k in ("folds", "limit")})
+    dataset = _dataset(ds)
+    reference = None
+    if top.get("reference") is not None:
+        reference = _dataset(_fields(top["reference"], "reference", {"kind": str, "root": str, "display_name": str,
+                                                                    "pairs": str, "folds": list, "limit": int},
+                                     required=("kind", "root")), "reference")
     masks_raw = _fields(top.get("masks") or {}, "masks", {"styles": list, "seed": int, "folder": str})
     masks = MaskSpec(**{k: v for k, v in masks_raw.items() if v is not None or k == "folder"})
     for i, style in enumerate(masks.styles):
@@ -187,7 +187,7 @@ def parse(data: Any, default_name: str = "protocol") -> Protocol:
         raise BenchError("bins: need at least two increasing edges within [0, 1]")
     protocol = Protocol(
         name=name, dataset=dataset, masks=masks, methods=methods, recognizers=recognizers,
-        metrics=metrics, bins=[float(b) for b in bins],
+        metrics=metrics, bins=[float(b) for b in bins], reference=reference,
         **{k: top[k] for k in ("batch_size", "samples", "bootstrap", "seed", "device", "output") if top.get(k) is not None},
     )
     if protocol.batch_size < 1:
@@ -195,6 +195,16 @@ def parse(data: Any, default_name: str = "protocol") -> Protocol:
     if protocol.device not in ("auto", "cpu", "cuda") and not protocol.device.startswith("cuda:"):
         raise BenchError(f"device: {protocol.device!r} must be auto, cpu, cuda or cuda:N")
     return protocol
+
+
+def _dataset(ds: dict, where: str = "dataset") -> DatasetSpec:
+    if ds["kind"] not in DATASET_KINDS:
+        raise BenchError(f"{where}.kind: {ds['kind']!r} unknown; choose from {', '.join(DATASET_KINDS)}")
+    if ds.get("folds") is not None:
+        ds["folds"] = _int_list(ds["folds"], f"{where}.folds")
+    if ds.get("limit") is not None and ds["limit"] < 2:
+        raise BenchError(f"{where}.limit: must be at least 2")
+    return DatasetSpec(**{k: v for k, v in ds.items() if v is not None or k in ("folds", "limit")})
 
 
 def apply_overrides(data: Any, overrides: list[str]) -> Any:

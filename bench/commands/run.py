@@ -33,12 +33,20 @@ def run(args: argparse.Namespace) -> int:
 
         os.environ["BENCH_OFFLINE"] = "1"
     protocol = protocol_io.load(args.protocol, args.overrides)
+    out_dir = args.out or Path(protocol.output) / protocol.name
+    if protocol.dataset.kind == "photos":  # real masked photos, scored without ground truth
+        from bench.photos.evaluate import run_protocol
+
+        with RunLock(out_dir):
+            if args.fresh:
+                shutil.rmtree(out_dir / "cache", ignore_errors=True)
+            return run_protocol(protocol, out_dir, args.limit, lambda m: print(m, file=sys.stderr, flush=True),
+                                start, report=not args.no_report)
     from bench.components import check_names
 
     check_names(protocol)  # unknown plugins fail before any data is read
     if args.limit is not None and args.limit < 2:
         raise BenchError("--limit must be at least 2")
-    out_dir = args.out or Path(protocol.output) / protocol.name
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     with RunLock(out_dir):
         from bench.run.plan import make_plan

@@ -76,7 +76,7 @@ class PhotoInpainter:
         records = []
         for index, face in enumerate(self.detector.detect(photo)):
             record = FaceRecord(index, face.box, face.score, face.landmarks)
-            if _eye_distance(face.landmarks) < MIN_EYE_DISTANCE:
+            if not large_enough(face):
                 record.status = f"too small (eyes {_eye_distance(face.landmarks):.0f} px apart, minimum {MIN_EYE_DISTANCE:.0f})"
             else:
                 self._inpaint_face(photo, out, face, record, user_mask)
@@ -85,27 +85,55 @@ class PhotoInpainter:
 
     def _inpaint_face(self, photo: np.ndarray, out: np.ndarray, face: Detection, record: FaceRecord,
                       user_mask: np.ndarray | None) -> None:
-        matrix = align_matrix(face.landmarks)
-        crop = crop_face(photo, matrix)
-        points = crop_landmarks(self.landmarks, crop)
-        record.landmarks68 = transform(points, invert(matrix))
-        if user_mask is not None:
-            region = cv2.warpAffine(user_mask.astype(np.uint8), matrix, (CROP_SIZE, CROP_SIZE),
-                                    flags=cv2.INTER_NEAREST, borderValue=0) > 0
-            record.region_source = "given"
-        else:
-            region, record.region_source = segment(crop, points)
-        record.region_fraction = float(region.mean())
+        prepared = prepare_face(photo, face, self.landmarks, user_mask)
+        record.landmarks68 = transform(prepared.landmarks68, invert(prepared.matrix))
+        record.region_source, record.region_fraction = prepared.source, float(prepared.region.mean())
+        crop, region = prepared.crop, prepared.region
         if not region.any():
             record.status = "no mask seen"
             record.crops = (crop, crop)
             return
         result = np.asarray(self.method(crop[None], region[None]))[0]
         if self.luminance_only:
-            skin = skin_reference(crop, points, candidate(crop, points) | region)
-            result = recolour(crop, result, region, None if skin is None else skin[1:])
+            result = recolour_face(crop, result, region, prepared.landmarks68)
         record.crops = (crop, result)
-        paste(out, result, feathered(region, PASTE_DILATE, PASTE_SIGMA), matrix)
+        paste(out, result, feathered(region, PASTE_DILATE, PASTE_SIGMA), prepared.matrix)
+
+
+@dataclass
+class PreparedFace:
+    """One face brought into the model's frame: transform, crop, its landmarks and mask region."""
+
+    matrix: np.ndarray
+    crop: np.ndarray
+    landmarks68: np.ndarray  # in crop pixels
+    region: np.ndarray
+    source: str
+
+
+def prepare_face(photo: np.ndarray, face: Detection, landmarks: LandmarkDetector,
+                 user_mask: np.ndarray | None = None) -> PreparedFace:
+    """Align a detected face, find its 68 landmarks and its mask region (the user's, if given)."""
+    matrix = align_matrix(face.landmarks)
+    crop = crop_face(photo, matrix)
+    points = crop_landmarks(landmarks, crop)
+    if user_mask is not None:
+        region = cv2.warpAffine(user_mask.astype(np.uint8), matrix, (CROP_SIZE, CROP_SIZE),
+                                flags=cv2.INTER_NEAREST, borderValue=0) > 0
+        return PreparedFace(matrix, crop, points, region, "given")
+    region, source = segment(crop, points)
+    return PreparedFace(matrix, crop, points, region, source)
+
+
+def recolour_face(crop: np.ndarray, result: np.ndarray, region: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
+    """A luminance model's output with the chroma of the face's visible skin in its region."""
+    skin = skin_reference(crop, landmarks68, candidate(crop, landmarks68) | region)
+    return recolour(crop, result, region, None if skin is None else skin[1:])
+
+
+def large_enough(face: Detection) -> bool:
+    """Whether a face is big enough to inpaint (eyes at least MIN_EYE_DISTANCE px apart)."""
+    return _eye_distance(face.landmarks) >= MIN_EYE_DISTANCE
 
 
 def paste(photo: np.ndarray, crop: np.ndarray, weight: np.ndarray, matrix: np.ndarray) -> None:

@@ -38,3 +38,23 @@ def contact_sheet(pairs: list[tuple[str, np.ndarray, np.ndarray]], path: Path, t
         draw.text((x, y + TILE + 3), caption[:60], fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, quality=90) if path.suffix.lower() in (".jpg", ".jpeg") else sheet.save(path)
+
+
+def method_grid(path: Path, captions: list[str], outputs: dict[str, np.ndarray], inputs: np.ndarray,
+                tile: int = 128) -> None:
+    """A grid with one row per face: the input, then each method's output, labelled above."""
+    columns = ["input"] + [m for m in outputs if m != "masked"]
+    images = {"input": inputs, **{m: v for m, v in outputs.items() if m != "masked"}}
+    header, caption_w = 18, 150
+    width = caption_w + len(columns) * (tile + GAP)
+    sheet = Image.new("RGB", (width, header + len(captions) * (tile + GAP)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, name in enumerate(columns):
+        draw.text((caption_w + c * (tile + GAP), 3), name[:22], fill="black")
+    for r, caption in enumerate(captions):
+        y = header + r * (tile + GAP)
+        draw.text((3, y + tile // 2), caption[:24], fill="black")
+        for c, name in enumerate(columns):
+            sheet.paste(Image.fromarray(_fit(images[name][r], tile)), (caption_w + c * (tile + GAP), y))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
