@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", metavar="D", help="torch device for the model, e.g. cpu or cuda (default: cuda if present)")
     parser.add_argument("--sheet", type=Path, metavar="FILE",
                         help="contact sheet of the faces before and after (default: OUT_DIR/contact_sheet.jpg)")
+    parser.add_argument("--min-eyes", type=float, default=None, metavar="PX",
+                        help="photos: leave faces whose eyes are under PX pixels apart as they are (default 6)")
     parser.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
                         help="an option of the inpainter (YAML value), e.g. --option flip_average=false")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images (sorted by path)")
@@ -90,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from bench.photos.pipeline import PhotoInpainter
 
     sheet = args.sheet or out_dir / "contact_sheet.jpg"
-    summary = inpaint_folder(PhotoInpainter(method), in_dir, out_dir, ids, args.masks, sheet, args.method)
+    pipeline = PhotoInpainter(method) if args.min_eyes is None else PhotoInpainter(method, min_eye_distance=args.min_eyes)
+    summary = inpaint_folder(pipeline, in_dir, out_dir, ids, args.masks, sheet, args.method)
     print(f"{args.method}: {in_dir} -> {out_dir}  (faces.csv, faces.json, sheet {sheet})")
     for line in summary.lines():
         print(line)

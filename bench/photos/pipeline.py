@@ -20,7 +20,7 @@ from bench.photos.colour import feathered, is_gray, recolour
 from bench.photos.frame import CROP_SIZE, align_matrix, crop_face, crop_landmarks, invert, transform
 from bench.photos.region import candidate, segment, skin_reference
 
-MIN_EYE_DISTANCE = 12.0  # px in the photo; smaller faces are left as they are
+MIN_EYE_DISTANCE = 6.0  # px in the photo; smaller faces (a few pixels of crowd) are left as they are
 PASTE_DILATE = 4  # px of the crop added around the region before the seam is feathered
 PASTE_SIGMA = 2.0
 
@@ -63,8 +63,9 @@ class PhotoInpainter:
     """Runs an inpainter on every face of a photo."""
 
     def __init__(self, method: Inpainter, detector: FaceDetector | None = None,
-                 landmarks: LandmarkDetector | None = None) -> None:
+                 landmarks: LandmarkDetector | None = None, min_eye_distance: float = MIN_EYE_DISTANCE) -> None:
         self.method = method
+        self.min_eye_distance = min_eye_distance
         self.detector = detector or FaceDetector()
         self.landmarks = landmarks or LandmarkDetector()
         self.luminance_only = bool(getattr(method, "luminance_only", False))
@@ -76,8 +77,9 @@ class PhotoInpainter:
         records = []
         for index, face in enumerate(self.detector.detect(photo)):
             record = FaceRecord(index, face.box, face.score, face.landmarks)
-            if not large_enough(face):
-                record.status = f"too small (eyes {_eye_distance(face.landmarks):.0f} px apart, minimum {MIN_EYE_DISTANCE:.0f})"
+            if not large_enough(face, self.min_eye_distance):
+                record.status = (f"too small (eyes {_eye_distance(face.landmarks):.0f} px apart, "
+                                 f"minimum {self.min_eye_distance:g})")
             else:
                 self._inpaint_face(photo, out, face, record, user_mask)
             records.append(record)
@@ -131,9 +133,9 @@ def recolour_face(crop: np.ndarray, result: np.ndarray, region: np.ndarray, land
     return recolour(crop, result, region, None if skin is None else skin[1:])
 
 
-def large_enough(face: Detection) -> bool:
-    """Whether a face is big enough to inpaint (eyes at least MIN_EYE_DISTANCE px apart)."""
-    return _eye_distance(face.landmarks) >= MIN_EYE_DISTANCE
+def large_enough(face: Detection, minimum: float = MIN_EYE_DISTANCE) -> bool:
+    """Whether a face is big enough to inpaint (eyes at least ``minimum`` px apart)."""
+    return _eye_distance(face.landmarks) >= minimum
 
 
 def paste(photo: np.ndarray, crop: np.ndarray, weight: np.ndarray, matrix: np.ndarray) -> None:
