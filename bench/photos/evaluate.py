@@ -92,6 +92,14 @@ def _digest(facts: dict) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _cached(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays cached at ``path`` if they were made for ``key``."""
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files} if str(data["key"]) == key else None
+
+
 class PhotoEvaluation:
     """Runs the real-mask protocol into ``out_dir``."""
 
@@ -136,12 +144,14 @@ class PhotoEvaluation:
         path = self.cache / "reference.npz"
         ids, root = reference_images(spec)
         key = _digest({"root": str(root), "ids": ids, "metrics": sorted(self.protocol.metrics)})
-        if path.is_file():
-            with np.load(path) as data:
-                if str(data["key"]) == key:
-                    return {k: data[k] for k in data.files}
+        cached = _cached(path, key)
+        if cached is not None:
+            return cached
         images = np.stack([load_rgb(root / i) for i in tqdm(ids, desc="reference faces", unit="face", disable=None)])
-        result = {"key": np.array(key), "ids": np.array(ids)}
+        return self._score(path, {"key": np.array(key), "ids": np.array(ids)}, images)
+
+    def _score(self, path: Path, result: dict[str, np.ndarray], images: np.ndarray) -> dict[str, np.ndarray]:
+        """Add the Inception features and HOG flags of ``images`` to ``result`` and cache it at ``path``."""
         features = self._features(images)
         if features is not None:
             result["features"] = features
@@ -154,10 +164,9 @@ class PhotoEvaluation:
         facts = {"method": {k: v for k, v in method.describe().items() if k != "device"}, "faces": faces.key,
                  "metrics": sorted(self.protocol.metrics)}
         path = self.cache / "methods" / f"{label.replace('/', '_').replace(':', '_')}.npz"
-        if path.is_file():
-            with np.load(path) as data:
-                if str(data["key"]) == _digest(facts):
-                    return {k: data[k] for k in data.files}
+        cached = _cached(path, _digest(facts))
+        if cached is not None:
+            return cached
         outputs = np.empty_like(faces.crops)
         luminance_only = bool(getattr(method, "luminance_only", False))
         step = self.protocol.batch_size
@@ -167,14 +176,7 @@ class PhotoEvaluation:
         if luminance_only:
             for i in range(len(outputs)):
                 outputs[i] = recolour_face(faces.crops[i], outputs[i], faces.regions[i], faces.landmarks[i])
-        result = {"key": np.array(_digest(facts)), "outputs": outputs}
-        features = self._features(outputs)
-        if features is not None:
-            result["features"] = features
-        if "hog-rate" in self.protocol.metrics:
-            result["hog"] = self._timed("hog", hog_finds, outputs)
-        write_npz(path, **result)
-        return result
+        return self._score(path, {"key": np.array(_digest(facts)), "outputs": outputs}, outputs)
 
     def run(self) -> tuple[pd.DataFrame, dict]:
         faces = self.faces()
