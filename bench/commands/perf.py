@@ -13,19 +13,30 @@ from bench.api import BenchError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer images and a 40-pair end-to-end run (for CI)")
     parser.add_argument("--images", type=int, help="number of LFW-gray images per stage (default 64, quick 16)")
-    parser.add_argument("--out", type=Path, default=Path("results/perf.json"), help="where to write the numbers")
+    parser.add_argument("--out", type=Path,
+                        help="where to write the numbers (default results/perf.json, with --scaling results/perf_scaling.json)")
     parser.add_argument("--skip-end-to-end", action="store_true", help="do not run the quick protocol end to end")
     parser.add_argument("--skip-model", action="store_true", help="do not run the training/inference model benchmark")
+    parser.add_argument("--scaling", metavar="W1,W2,...",
+                        help="instead of the stage speeds: run the same --limit run with each number of local workers "
+                             "(e.g. 1,2) and print wall time, speedup over the first, load and whether metrics.csv agree")
+    parser.add_argument("--protocol", type=Path, default=Path("protocols/lfw_masked_quick.yaml"),
+                        help="--scaling: the protocol to run (default protocols/lfw_masked_quick.yaml)")
+    parser.add_argument("--limit", type=int, default=40, help="--scaling: pairs of each run (default 40)")
+    parser.add_argument("--repeats", type=int, default=1, help="--scaling: rounds over the worker counts; the best time counts")
 
 
 def run(args: argparse.Namespace) -> int:
     from bench import perf
     from bench.atomic import write_json
+    from bench.run.estimate import perf_cache_path
 
     data = os.environ.get("BENCH_DATA")
     if not data:
         raise BenchError("set BENCH_DATA to the folder holding lfw-gray/")
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if args.scaling:
+        return run_scaling(args, log)
     count = args.images or (16 if args.quick else 64)
     started = time.time()
     ids, images = perf.load_images(Path(data) / "lfw-gray", count)
@@ -47,9 +58,32 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_end_to_end:
         result["end_to_end"] = perf.end_to_end(args.quick, log)
     result["seconds"] = round(time.time() - started, 1)
-    write_json(args.out, result)
+    out = args.out or Path("results/perf.json")
+    write_json(out, result)
+    write_json(perf_cache_path(), result)  # the stage speeds `bench run --dry-run` estimates from
     print(format_summary(result))
-    print(f"wrote {args.out}")
+    print(f"wrote {out} and {perf_cache_path()}")
+    return 0
+
+
+def run_scaling(args: argparse.Namespace, log) -> int:
+    from bench.atomic import write_json
+    from bench.run.scaling import format_scaling, scaling
+
+    try:
+        workers = [int(w) for w in args.scaling.split(",")]
+    except ValueError:
+        raise BenchError(f"--scaling: {args.scaling!r} is not a comma-separated list of worker counts, e.g. 1,2") from None
+    if not workers or min(workers) < 1 or args.repeats < 1 or args.limit < 2:
+        raise BenchError("--scaling needs worker counts >= 1, --repeats >= 1 and --limit >= 2")
+    if not args.protocol.is_file():
+        raise BenchError(f"--protocol: {args.protocol} not found")
+    log(f"bench perf --scaling {args.scaling}: {args.protocol} --limit {args.limit}")
+    result = scaling(args.protocol, args.limit, workers, args.repeats, Path.cwd(), log)
+    out = args.out or Path("results/perf_scaling.json")
+    write_json(out, result)
+    print(format_scaling(result))
+    print(f"wrote {out}")
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import protocol as protocol_io
 from bench.api import BenchError
+from bench.run.executors import EXECUTORS
 from bench.run.lock import RunLock
 
 
@@ -22,6 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a protocol value (YAML), e.g. --set masks.styles=[n95] --set dataset.folds=[2]")
     parser.add_argument("--offline", action="store_true",
                         help="fetch no weights: use cached assets only (missing ones make their plugin unavailable)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where chunks run: local (this machine, a process per core) or ray (Ray tasks; "
+                             "needs pip install -e '.[ray]')")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="local: worker processes (default: every core; 1 runs everything in this process); "
+                             "ray: CPUs of the local cluster started when no address is given")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="ray: join the Ray cluster at HOST:PORT, or 'auto' for the one running on this machine "
+                             "(default: RAY_ADDRESS, else start a local cluster)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (faces, pairs, chunks, styles x methods, work left) and the time it "
+                             "should take per worker count, from the stage speeds `bench perf` measured; run nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +60,16 @@ def run(args: argparse.Namespace) -> int:
     check_names(protocol)  # unknown plugins fail before any data is read
     if args.limit is not None and args.limit < 2:
         raise BenchError("--limit must be at least 2")
+    if args.workers is not None and args.workers < 1:
+        raise BenchError("--workers must be at least 1")
+    if args.address and args.executor != "ray":
+        raise BenchError("--address needs --executor ray")
+    if args.dry_run:
+        from bench.run.estimate import describe
+        from bench.run.plan import make_plan
+
+        print(describe(protocol, make_plan(protocol, args.limit), out_dir / "cache", args.workers))
+        return 0
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     with RunLock(out_dir):
         from bench.run.plan import make_plan
@@ -59,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
         check_plan(cache, plan.fingerprint(protocol.batch_size))
         log(f"{plan.dataset_name}: {len(plan.faces)} faces, {len(plan.pairs)} pairs"
             + (f", {plan.skipped_pairs} pairs skipped (images missing)" if plan.skipped_pairs else ""))
-        return execute(protocol, plan, out_dir, log, start, report=not args.no_report)
+        return execute(protocol, plan, out_dir, log, start, report=not args.no_report,
+                       executor=args.executor, workers=args.workers, address=args.address)
 
 
-def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = True) -> int:
+def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = True, executor: str = "local",
+            workers: int | None = None, address: str | None = None) -> int:
     from bench import components
     from bench.run import provenance
     from bench.run.aggregate import aggregate
@@ -71,7 +96,7 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
 
     comp = components.build(protocol, log=log)
     runner = Runner(protocol, plan, comp, out_dir, log=log)
-    runner.run()
+    runner.run(executor, workers, address)
     t0 = time.perf_counter()
     tables = aggregate(protocol, plan, comp, out_dir)
     runner.timings["aggregate"] += time.perf_counter() - t0
@@ -115,6 +140,7 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
         "seeds": {"protocol": protocol.seed, "masks": protocol.masks.seed, "pairs": protocol.dataset.pair_seed},
         "assets": comp.assets,
         "timings": {k: round(v, 2) for k, v in sorted(runner.timings.items())},
+        "execution": {"executor": executor, "workers": workers, "address": address},
         "wall_seconds_this_invocation": round(time.time() - start, 1),
         "peak_memory_mb": round(provenance.peak_memory_mb(), 1),
         "notes": notes,

@@ -5,6 +5,7 @@ announces more than ``MAX_PIXELS`` pixels are refused before their pixels are de
 """
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -22,16 +23,29 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".p
 def load_rgb(path: Path | str) -> np.ndarray:
     """Read ``path`` as uint8 ``H x W x 3``: grayscale is replicated, alpha is composited on
     black, 16-bit and CMYK images are converted. Raises BenchError naming the file."""
+    return decode_rgb(read_bytes(path), path)
+
+
+def read_bytes(path: Path | str) -> bytes:
+    """The encoded file, so it can be decoded elsewhere (another process or machine)."""
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
-            raise BenchError(f"{path}: empty file (0 bytes)")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BenchError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise BenchError(f"{path}: cannot read ({exc})") from None
+    if not data:
+        raise BenchError(f"{path}: empty file (0 bytes)")
+    return data
+
+
+def decode_rgb(data: bytes, path: Path | str) -> np.ndarray:
+    """Decode the encoded image ``data`` read from ``path`` (named in errors), as :func:`load_rgb`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise BenchError(

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from bench.components import Components
-from bench.run.plan import Plan, pair_folds
 from bench.protocol import Protocol
-from bench.run.runner import CLEAN, ChunkCache, style_names
+from bench.run.chunk import CLEAN
+from bench.run.plan import Plan, pair_folds
+from bench.run.runner import ChunkCache, style_names
 from bench.stats import bin_index, bin_label, mean_ci
 
 FARS = (1e-2, 1e-3)

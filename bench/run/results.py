@@ -4,10 +4,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from bench.run.aggregate import Tables
 from bench.atomic import atomic_write, write_json
+from bench.run.aggregate import Tables
+from bench.run.chunk import CLEAN, safe_name
 from bench.run.plan import Plan
-from bench.run.runner import CLEAN, _safe
 
 
 def write_csv(path: Path, frame) -> None:
@@ -19,8 +19,8 @@ def write_sample_index(out_dir: Path, plan: Plan, styles: list[str], methods: li
     rows = []
     for style in styles:
         for row, face_id in enumerate(plan.sample_ids):
-            entries = [(CLEAN, f"clean/{row:02d}_{CLEAN}.png"), ("masked", f"{_safe(style)}/{row:02d}_masked.png")]
-            entries += [(m, f"{_safe(style)}/{row:02d}_{_safe(m)}.png") for m in methods if m != "masked"]
+            entries = [(CLEAN, f"clean/{row:02d}_{CLEAN}.png"), ("masked", f"{safe_name(style)}/{row:02d}_masked.png")]
+            entries += [(m, f"{safe_name(style)}/{row:02d}_{safe_name(m)}.png") for m in methods if m != "masked"]
             for method, file in entries:
                 if (out_dir / "samples" / file).exists():
                     rows.append([row, face_id, style, method, file])

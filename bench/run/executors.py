@@ -1,0 +1,129 @@
+"""Where chunk tasks run: in this process, in a pool of local processes, or as Ray tasks.
+
+Every executor yields :class:`ChunkResult` objects as they complete; the runner writes them to
+the cache. A task's result depends only on the task, never on the worker that ran it, so every
+executor gives the same numbers.
+
+- ``local`` with one worker runs the tasks in this process (torch keeps all its threads).
+- ``local`` with N > 1 workers runs them in N spawned processes, each with ``cores // N``
+  threads for torch, OpenCV and BLAS, so single-threaded libraries (dlib, OpenCV inpainting,
+  mask synthesis) use every core and threaded ones do not oversubscribe.
+- ``ray`` submits each task as a Ray task declaring ``num_cpus`` (and a share of a GPU when the
+  cluster has GPUs); a worker that dies has its task retried.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterator
+
+from bench.api import BenchError
+from bench.components import Components
+from bench.protocol import Protocol
+from bench.run.chunk import ChunkResult, ChunkTask, ChunkWorker
+
+EXECUTORS = ("local", "ray")
+RAY_RETRIES = 3
+
+_WORKER: dict = {}  # per worker process: the protocol it was built for and its ChunkWorker
+
+
+def machine_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def limit_threads(threads: int) -> None:
+    """Cap torch, OpenCV and the BLAS/OpenMP pools of this process at ``threads``."""
+    import cv2
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    threadpool_limits(threads)
+
+
+def run_chunk(protocol: Protocol, task: ChunkTask, threads: int = 1) -> ChunkResult:
+    """Run one task in a worker process, building the protocol's components on its first task."""
+    key = repr(protocol.to_dict())
+    if _WORKER.get("key") != key:
+        from bench import components
+
+        limit_threads(threads)
+        _WORKER.update(key=key, worker=ChunkWorker(protocol, components.build(protocol, log=lambda _: None)))
+    return _WORKER["worker"].run(task)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A pool worker whose driver was killed exits instead of running on."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _pool_init(parent: int, threads: int) -> None:
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    _exit_with_parent(parent)
+    limit_threads(threads)
+
+
+def run_inline(worker: ChunkWorker, tasks: list[ChunkTask]) -> Iterator[ChunkResult]:
+    for task in tasks:
+        yield worker.run(task)
+
+
+def run_pool(protocol: Protocol, tasks: list[ChunkTask], workers: int, threads: int) -> Iterator[ChunkResult]:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_init,
+                             initargs=(os.getpid(), threads)) as pool:
+        pending = {pool.submit(run_chunk, protocol, task, threads) for task in tasks}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BrokenProcessPool as exc:
+            raise BenchError(f"a worker process died ({exc}); run the same command again to resume from the cache") from None
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def resolve_workers(executor: str, workers: int | None, n_tasks: int) -> int:
+    """Workers of a local run: ``--workers`` or every core, never more than there are tasks."""
+    if workers is not None and workers < 1:
+        raise BenchError("--workers must be at least 1")
+    wanted = workers if workers is not None else machine_cores()
+    return max(1, min(wanted, n_tasks)) if executor == "local" else wanted
+
+
+def execute_tasks(executor: str, protocol: Protocol, comp: Components, tasks: list[ChunkTask],
+                  workers: int | None, address: str | None, log: Callable[[str], None]) -> Iterator[ChunkResult]:
+    """Results of ``tasks`` as they complete, from the chosen executor."""
+    if not tasks:
+        return iter(())
+    if executor == "ray":
+        from bench.run.ray_executor import run_ray
+
+        return run_ray(protocol, tasks, workers, address, log)
+    if executor != "local":
+        raise BenchError(f"--executor: {executor!r} unknown; choose from {', '.join(EXECUTORS)}")
+    n = resolve_workers(executor, workers, len(tasks))
+    if n == 1:
+        return run_inline(ChunkWorker(protocol, comp), tasks)
+    threads = max(1, machine_cores() // n)
+    log(f"local executor: {n} worker processes, {threads} thread(s) each")
+    return run_pool(protocol, tasks, n, threads)
