@@ -18,7 +18,7 @@ def _last_row(path: Any) -> dict | None:
         return None
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    return {k: float(v) for k, v in rows[-1].items()} if rows else None
+    return {k: float(v) for k, v in rows[-1].items() if v not in ("", None)} if rows else None
 
 
 REGIONS = {"given": "output = a*c + (1-a)*x with a = the given mask, dilated and feathered",
@@ -43,6 +43,11 @@ def describe_architecture(cfg: Any) -> str:
                     f"declared feature maps, {l.num_patches} locations, T={l.nce_temperature}, weight {l.lambda_nce}, "
                     f"locations inside the region sampled with weight {l.nce_hole_weight}, identity NCE "
                     f"{'on' if l.nce_idt else 'off'}; {l.gan_mode} GAN loss")
+        if l.lambda_id > 0:
+            training += (f"; identity consistency 1 - cos(FaceNet(output), FaceNet(input)) with the input's "
+                         f"embedding detached, weight {l.lambda_id}")
+    if cfg.ema > 0:
+        training += f"; released weights: exponential moving average of the generator (decay {cfg.ema})"
     return (f"{'luminance' if m.channels == 1 else 'RGB'} ResNet generator at {m.image_size}x{m.image_size}: 7x7 conv "
             f"(ngf={m.ngf}), two stride-2 convs, {m.n_blocks} residual blocks, {attention}, two transposed convs"
             f"{' with U-Net skips' if m.skips else ''}, 7x7 conv + tanh; {REGIONS[m.region]}; {training}")
@@ -136,7 +141,9 @@ def markdown(card: dict, scores: Path | None = None) -> str:
              f"- **Logs:** `{card['train_log']}` (losses), `{card.get('validation_log')}` (validation)."]
     if val:
         lines.append(f"- **Last validation** (step {int(val['step'])}, one pass): KID {val['kid']:.4f}, "
-                     f"LPIPS {val['lpips']:.4f}, PSNR in the mask {val['psnr_mask']:.2f} dB.")
+                     f"LPIPS {val['lpips']:.4f}, PSNR in the mask {val['psnr_mask']:.2f} dB"
+                     + (f", dlib identity {val['id_dlib']:.4f} (occluded input {val['id_dlib_masked']:.4f})"
+                        if val.get("id_dlib") is not None else "") + ".")
     lines += ["- **Limits:** trained on grayscale 160x160 LFW crops at 128x128; a colour photo's hidden region "
               "is filled in gray; the face photos are for research use only.", ""]
     if scores is not None:

@@ -120,6 +120,20 @@ def save_resume(path: Path, modules: dict[str, nn.Module], optimizers: dict[str,
     _save(path, tensors, meta)
 
 
+def load_module(path: Path, name: str, module: nn.Module) -> bool:
+    """Load ``name``'s weights from a resumable file into ``module``; False when the file has none
+    (a run that turned the part on after its last save)."""
+    tensors, _ = _load(path)
+    state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+    if not state:
+        return False
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise BenchError(f"{path}: {name} weights do not match the config ({exc})") from None
+    return True
+
+
 def load_resume(path: Path, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
                 scalers: dict[str, torch.amp.GradScaler] | None = None) -> dict[str, Any]:
     """Restore modules, optimizers and RNG states in place; return ``{"step", "config", "extra"}``."""

@@ -57,6 +57,7 @@ class LossConfig:
     supervised: bool = False  # the paired baseline: L1 + LPIPS(VGG) against the clean original; no GAN
     lambda_l1: float = 1.0
     lambda_perceptual: float = 1.0
+    lambda_id: float = 0.0  # identity consistency: 1 - cos(FaceNet(G(x)), FaceNet(x)) (inpaint/identity.py)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class TrainConfig:
     channels_last: bool = False  # NHWC tensors: faster with cuDNN, slower on CPU (docs/model.md)
     bf16: bool = False  # bfloat16 autocast on the CPU
     validate_minutes: float = 0.0  # score the validation faces every this many training minutes; 0 = off
+    ema: float = 0.0  # decay of an exponential moving average of the generator's weights (released, validated); 0 = off
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -167,9 +169,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
          "must be false with model.region 'given' (a clean face has no mask: its output is itself)"),
         (0 <= l.nce_hole_weight <= 1, "loss.nce_hole_weight", "must be in [0, 1]"),
         (min(l.lambda_projected, l.lambda_region_clean, l.lambda_region_area, l.lambda_region_tv,
-             l.lambda_l1, l.lambda_perceptual) >= 0, "loss.lambda_*", "must be non-negative"),
+             l.lambda_l1, l.lambda_perceptual, l.lambda_id) >= 0, "loss.lambda_*", "must be non-negative"),
         (d.val_images >= 0, "data.val_images", "must be >= 0"),
         (cfg.validate_minutes >= 0, "validate_minutes", "must be >= 0"),
+        (0 <= cfg.ema < 1, "ema", "must be in [0, 1)"),
         (d.split in ("identity-disjoint", "not-in-pairs"), "data.split", "must be 'identity-disjoint' or 'not-in-pairs'"),
         (bool(d.mask_styles) and all(s in MASK_STYLES for s in d.mask_styles), "data.mask_styles",
          f"must be a non-empty subset of {list(MASK_STYLES)}"),

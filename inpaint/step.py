@@ -69,14 +69,16 @@ class GeneratorStep(nn.Module):
 
     Returns the outputs for A (and B where the recipe translates clean faces too) and the
     generator-side terms that do not need a discriminator: PatchNCE, identity PatchNCE, the
-    region-map regulariser and the supervised reconstruction.
+    region-map regulariser, the identity consistency with the input and the supervised
+    reconstruction.
     """
 
     def __init__(self, generator: RegionGenerator, sampler: PatchSampleMLP, cfg: TrainConfig,
-                 perceptual: nn.Module | None = None) -> None:
+                 perceptual: nn.Module | None = None, identity: nn.Module | None = None) -> None:
         super().__init__()
         self.generator, self.sampler, self.loss = generator, sampler, cfg.loss
         self.__dict__["perceptual"] = perceptual  # frozen LPIPS(VGG); not a trained part
+        self.__dict__["identity"] = identity  # frozen FaceNet (inpaint.identity); not a trained part
 
     def forward(self, real_a: torch.Tensor, mask_a: torch.Tensor, real_b: torch.Tensor,
                 clean_a: torch.Tensor | None = None) -> dict[str, torch.Tensor | None]:
@@ -87,7 +89,7 @@ class GeneratorStep(nn.Module):
         fake, _, region, feats = g(x, mask_a if g.region == "given" else None, return_features=True)
         zero = fake.new_zeros(())
         terms = {"fake_a": fake[:n], "fake_b": fake[n:] if run_b else None, "NCE": zero, "NCE_Y": zero,
-                 "REG": zero, "SUP": zero}
+                 "REG": zero, "SUP": zero, "ID": zero}
         if loss.lambda_nce > 0:
             keep = fake.shape[0] if loss.nce_idt else n
             weights = None
@@ -101,6 +103,8 @@ class GeneratorStep(nn.Module):
         if g.region == "learned":
             terms["REG"] = (loss.lambda_region_clean * region[n:].mean() + loss.lambda_region_area * region[:n].mean()
                             + loss.lambda_region_tv * total_variation(region[:n]).mean())
+        if loss.lambda_id > 0:
+            terms["ID"] = self.identity(terms["fake_a"], real_a).mean()
         if loss.supervised:
             if clean_a is None:
                 raise ValueError("the supervised baseline needs the clean faces of A")

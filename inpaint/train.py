@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import os
 import signal
 import sys
@@ -32,15 +33,15 @@ from tqdm import tqdm
 
 from bench.api import BenchError
 from bench.data.imageio import save_png
-from inpaint.checkpoint import build_generator, load_resume, save_generator, save_resume
+from inpaint.checkpoint import build_generator, load_module, load_resume, save_generator, save_resume
 from inpaint.config import TrainConfig, load_config
 from inpaint.data import UnpairedFaces, luminance, to_uint8
 from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G")
-VAL_NAMES = ("kid", "lpips", "psnr_mask")
+LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID")
+VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked")
 PREVIEW_STEP = 2**40  # the data seed of the fixed preview batch, outside any training step
 
 
@@ -107,11 +108,16 @@ class Trainer:
         self.opts = {k: torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=betas) for k, net in self.modules.items()}
         self.scalers = {k: torch.amp.GradScaler("cuda", enabled=self.amp) for k in ("G", "D")}
         self.step, self.seconds, self.cpu_seconds = 0, 0.0, 0.0
+        self.data: UnpairedFaces | None = None
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema > 0 else None
         if resume:
             self._resume()
         elif self.paths["resume"].exists():
             raise BenchError(f"{self.paths['resume']} exists: pass --resume to continue that run, or another --out")
-        step_module = GeneratorStep(self.G, self.F, cfg, perceptual)
+        self.identity = None
+        if cfg.loss.lambda_id > 0:
+            self.identity = self._identity_loss()
+        step_module = GeneratorStep(self.G, self.F, cfg, perceptual, self.identity)
         if self.ddp:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.g_step = DistributedDataParallel(step_module, device_ids=ids, find_unused_parameters=True)
@@ -119,7 +125,6 @@ class Trainer:
         else:
             self.g_step, self.d_step = step_module, self.D
         self.stop_requested: str | None = None
-        self.data: UnpairedFaces | None = None
         self.validator = None
         self.cpu_budget: float | None = None
 
@@ -137,6 +142,15 @@ class Trainer:
                 self.data = UnpairedFaces(cfg.data, cfg.model.image_size, cfg.seed, self.paths["landmarks"])
         return self.data
 
+    def _identity_loss(self) -> torch.nn.Module:
+        """FaceNet with the mean crop of the training pool in the model frame."""
+        from inpaint.identity import IdentityLoss, mean_crop_theta
+
+        data = self.load_data()
+        scale = self.cfg.model.image_size / data.images.shape[1]
+        theta = mean_crop_theta(data.landmarks * scale, self.cfg.model.image_size)
+        return IdentityLoss(theta).to(self.device)
+
     def _resume(self) -> None:
         path = self.paths["resume"]
         if not path.is_file():
@@ -145,6 +159,8 @@ class Trainer:
         saved, current = info["config"]["model"], self.cfg.to_dict()["model"]
         if saved != current:  # the load above already failed on shape changes; this catches the rest
             raise BenchError(f"--resume: {path} was trained with model {saved}, the config says {current}")
+        if self.G_ema is not None and not load_module(path, "G_ema", self.G_ema):
+            self.G_ema.load_state_dict(self.G.state_dict())  # the average starts here
         self.step, self.seconds = info["step"], float(info["extra"].get("train_seconds", 0.0))
         self.cpu_seconds = float(info["extra"].get("cpu_seconds", 0.0))
 
@@ -189,28 +205,45 @@ class Trainer:
         self.opts["G"].zero_grad(set_to_none=True)
         self.opts["F"].zero_grad(set_to_none=True)
         nce = 0.5 * (terms["NCE"] + terms["NCE_Y"]) if loss_cfg.nce_idt else terms["NCE"]
-        loss_g = loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce + terms["REG"] + terms["SUP"]
+        loss_g = (loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce + terms["REG"] + terms["SUP"]
+                  + loss_cfg.lambda_id * terms["ID"])
         scaler = self.scalers["G"]
         scaler.scale(loss_g).backward()
         scaler.step(self.opts["G"])
         if loss_cfg.lambda_nce > 0:
             scaler.step(self.opts["F"])
         scaler.update()
+        if self.G_ema is not None:
+            self._update_ema()
         self.step += 1
-        values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g)
+        values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g, terms["ID"])
         return {k: float(torch.as_tensor(v).detach()) for k, v in zip(LOSS_NAMES, values)}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.cfg.ema
+        for avg, param in zip(self.G_ema.parameters(), self.G.parameters()):
+            avg.lerp_(param.detach(), 1 - decay)
+        for avg, buf in zip(self.G_ema.buffers(), self.G.buffers()):
+            avg.copy_(buf)
+
+    @property
+    def released(self) -> torch.nn.Module:
+        """The generator that is saved for inference and validated: the moving average when on."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     @torch.no_grad()
     def preview(self, count: int = 4) -> np.ndarray:
         """A grid: occluded inputs, their outputs, the region maps (when composited), clean faces and
         (when the recipe translates them) their outputs."""
         batch = self.data.batch(PREVIEW_STEP, min(count, len(self.data) // 2))
-        self.G.eval()
+        G = self.released
+        G.eval()
         real_a, real_b, mask = self._prepare(batch["A"]), self._prepare(batch["B"]), batch["mask_A"][:, None].to(self.device)
-        fake_a, _, region_a = self.G(real_a, mask)
-        rows = [real_a, fake_a] + ([region_a * 2 - 1] if self.G.region != "none" else []) + [real_b]
-        if self.G.region != "given":
-            rows.append(self.G(real_b)[0])
+        fake_a, _, region_a = G(real_a, mask)
+        rows = [real_a, fake_a] + ([region_a * 2 - 1] if G.region != "none" else []) + [real_b]
+        if G.region != "given":
+            rows.append(G(real_b)[0])
         self.G.train()
         images = [np.concatenate(list(to_uint8(r.expand(-1, 3, -1, -1) if r.shape[1] == 1 else r)), axis=1) for r in rows]
         return np.concatenate(images, axis=0)
@@ -221,8 +254,9 @@ class Trainer:
 
         config = self.cfg.to_dict()
         extra = {"train_seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "world_size": self.world}
-        save_resume(self.paths["resume"], self.modules, self.opts, config, self.step, extra, self.scalers)
-        digest = save_generator(self.paths["weights"], self.G, config, self.step, extra)
+        modules = self.modules | ({"G_ema": self.G_ema} if self.G_ema is not None else {})
+        save_resume(self.paths["resume"], modules, self.opts, config, self.step, extra, self.scalers)
+        digest = save_generator(self.paths["weights"], self.released, config, self.step, extra)
         grid = self.preview()
         save_png(self.paths["samples"], grid)
         save_png(self.paths["sample_dir"] / f"step-{self.step:07d}.png", grid)
@@ -237,7 +271,7 @@ class Trainer:
 
         if self.validator is None:
             self.validator = Validator(self.data, self.cfg.seed, self.device)
-        scores = self.validator(self.G)
+        scores = self.validator(self.released)
         self.G.train()
         path = self.paths["val"]
         rows = read_rows(path, self.step)

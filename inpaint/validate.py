@@ -1,10 +1,16 @@
-"""Validation during training: KID, LPIPS and PSNR inside the mask on faces held out of the pool.
+"""Validation during training: KID, LPIPS, PSNR inside the mask and identity on faces held out of the pool.
 
 The validation faces (``data.val_images``) are carved from the training pool, never from
 pairs.txt, and are never trained on. Each is occluded once with a fixed style and seed (the
 styles in turn), inpainted at its own resolution exactly as the benchmark does
 (:func:`inpaint.inference.inpaint_batch`), and scored against its clean original with the
 benchmark's own metrics. Only this measurement sees the clean originals; no loss does.
+
+Identity: ``id_dlib`` is the mean cosine similarity between dlib's ResNet embeddings of each
+output and of its clean original (aligned on the clean face's landmarks, as the benchmark's
+verification does); ``id_dlib_masked`` is the same for the occluded input, the level an
+inpainting must beat to help verification. No loss uses dlib, so this is an independent check
+of the identity term (which uses FaceNet).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from bench.masks import occlude
 from bench.metrics.fid import inception_features, kernel_inception_distance
 from bench.metrics.lpips_metric import lpips_distances, lpips_network
 from bench.metrics.pixel import PSNRMask
+from bench.recognizers.dlib_resnet import DlibResNet
 from inpaint.data import UnpairedFaces
 from inpaint.inference import inpaint_batch
 from inpaint.networks.region import RegionGenerator
@@ -34,6 +41,13 @@ class Validator:
         self.device, self.batch_size, self.flip_average = str(device), batch_size, flip_average
         self.clean_features = inception_features(self.clean, device=self.device)
         self.lpips = lpips_network("alex", self.device)
+        self.landmarks = data.val_landmarks
+        self.dlib = DlibResNet()
+        self.clean_identity = self.dlib.embed(self.clean, self.landmarks)
+        self.masked_identity = self._identity(self.masked)
+
+    def _identity(self, images: np.ndarray) -> float:
+        return float((self.dlib.embed(images, self.landmarks) * self.clean_identity).sum(axis=1).mean())
 
     def outputs(self, generator: RegionGenerator) -> np.ndarray:
         generator.eval()
@@ -46,4 +60,5 @@ class Validator:
         out = self.outputs(generator)
         kid = kernel_inception_distance(self.clean_features, inception_features(out, device=self.device))[0]
         return {"kid": kid, "lpips": float(lpips_distances(self.lpips, self.clean, out).mean()),
-                "psnr_mask": float(np.nanmean(PSNRMask().per_image(self.clean, out, self.masks)))}
+                "psnr_mask": float(np.nanmean(PSNRMask().per_image(self.clean, out, self.masks))),
+                "id_dlib": self._identity(out), "id_dlib_masked": self.masked_identity}

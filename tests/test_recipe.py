@@ -206,6 +206,22 @@ def test_pilot_table_compares_at_equal_cpu_time(tmp_path):
         main([str(tmp_path / "missing.val.csv")])
 
 
+def test_pilot_table_shows_identity_when_every_log_has_it(tmp_path):
+    from inpaint.curves import equal_budget_table, main, read_runs
+
+    header = "step,seconds,cpu_seconds,kid,lpips,psnr_mask,id_dlib,id_dlib_masked\n"
+    (tmp_path / "a.val.csv").write_text(header + "0,0,0,0.3,0.4,14,0.90,0.93\n100,60,60,0.2,0.3,15,0.94,0.93\n")
+    (tmp_path / "b.val.csv").write_text(header + "0,0,0,0.3,0.4,14,0.90,0.93\n50,58,61,0.25,0.35,14.5,0.91,0.93\n")
+    table = equal_budget_table(read_runs([str(tmp_path / "a.val.csv"), str(tmp_path / "b.val.csv")]))
+    assert "| a | 100 | 1.0 | 0.2000 | 0.3000 | 15.00 | 0.9400 (0.9300) |" in table
+    averaged = equal_budget_table(read_runs([str(tmp_path / "a.val.csv"), str(tmp_path / "b.val.csv")]), window=1.1)
+    assert "| a | 0-100 (2) | 0.5 | 0.2500 | 0.3500 | 14.50 | 0.9200 (0.9300) |" in averaged
+    old = tmp_path / "old.val.csv"  # a log written before identity was measured
+    old.write_text("step,seconds,cpu_seconds,kid,lpips,psnr_mask\n0,0,0,0.3,0.4,14\n")
+    assert "dlib id" not in equal_budget_table(read_runs([str(tmp_path / "a.val.csv"), str(old)]))
+    assert main([str(tmp_path / "a.val.csv"), str(old), "--out", str(tmp_path / "c.png")]) == 0
+
+
 @pytest.mark.slow
 def test_cpu_budget_stops_and_saves(lfw_root, tmp_path):
     cfg = _recipe(lfw_root, steps=10_000, decay_steps=0)

@@ -61,6 +61,8 @@ def test_shipped_configs_are_valid():
 
     configs = WEIGHTS.parent / "configs"
     released = load_config(configs / "cl-attn.yaml").to_dict()
+    # the ablations are of the recipe before the identity term and the moving average were added
+    released["loss"]["lambda_id"], released["ema"] = 0.0, 0.0
     for path, changed in [("cut.yaml", {"model.attention": False}), ("unet-paired.yaml", None),
                           ("ablations/no-sn.yaml", {"model.spectral_norm": False}),
                           ("ablations/no-nce.yaml", {"loss.lambda_nce": 0.0})]:
@@ -85,8 +87,9 @@ def test_lr_schedule_constant_then_linear():
 
 
 @pytest.mark.slow
-def test_resume_continues_exactly(lfw_root, tmp_path):
-    cfg = tiny_config(lfw_root)
+@pytest.mark.parametrize("ema", [0.0, 0.5])
+def test_resume_continues_exactly(lfw_root, tmp_path, ema):
+    cfg = tiny_config(lfw_root, ema=ema)
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(cfg, straight, progress=False)
     first = train(cfg, split, stop_at=3, progress=False)
@@ -98,6 +101,12 @@ def test_resume_continues_exactly(lfw_root, tmp_path):
     assert a.keys() == b.keys() and any(k.startswith("opt_G.") for k in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+    released = _tensors(run_paths(straight, cfg.name)["weights"])
+    averaged = "G_ema." if ema else "G."  # the inference file holds the moving average when there is one
+    assert {k for k in a if k.startswith(averaged)} and all(
+        torch.equal(released["G." + k[len(averaged):]], v) for k, v in a.items() if k.startswith(averaged))
+    if ema:
+        assert not torch.equal(a["G.backbone.decoder.7.weight"], a["G_ema.backbone.decoder.7.weight"])
     init = train(tiny_config(lfw_root, steps=6), tmp_path / "one", stop_at=1, progress=False)["trainer"]
     assert not torch.equal(a["G.backbone.decoder.7.weight"], init.G.state_dict()["backbone.decoder.7.weight"])
     # the log: a row every log_every steps and at each stop; same losses where the windows match

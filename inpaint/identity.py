@@ -1,0 +1,87 @@
+"""Identity consistency without a clean twin: the inpainted face should keep the identity that a
+face recognizer reads from the occluded input.
+
+``ID = 1 - cos(FaceNet(G(x)), FaceNet(x))`` per image, with the input's embedding detached. It
+compares an output with its own input only (as PatchNCE does), never with the clean version of
+the face, so training stays unpaired. A recognizer reads identity mostly from the visible upper
+face and partly ignores an occluder; a fill that invents a lower face of somebody else moves
+the embedding away, and this term pushes the fill towards lower faces that agree with the
+identity of the visible part.
+
+The recognizer is FaceNet 20180408-102900 (:mod:`inpaint.networks.facenet`, the weights of the
+benchmark's ``facenet`` asset), frozen. The benchmark scores verification with FaceNet too, so
+the tables treat dlib's ResNet, which no loss sees, as the independent judge.
+
+Crop: the benchmark aligns each face to FaceNet's crop from its landmarks; training batches are
+flipped and jittered, so one fixed crop is used instead, the mean of the per-face crop transforms
+over the training pool (:func:`mean_crop_theta`), taken differentiably with ``grid_sample``.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.landmarks import five_point
+from bench.recognizers.facenet import ASSET_NAME, SIZE, crop_matrix
+from inpaint.networks.facenet import InceptionResnetV1, load_graph_weights, prewhiten
+
+
+def _homogeneous(matrix: np.ndarray) -> np.ndarray:
+    return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def mean_crop_theta(landmarks: np.ndarray, image_size: int, size: int = SIZE) -> torch.Tensor:
+    """The ``2 x 3`` ``affine_grid`` matrix (crop -> image, normalised coordinates, corners not
+    aligned) of the mean FaceNet crop of faces with 68-point ``landmarks`` in square images of
+    side ``image_size``."""
+    mean = np.mean([crop_matrix(p) for p in five_point(np.asarray(landmarks, dtype=np.float64))], axis=0)
+    crop_from_image = _homogeneous(mean)
+    # normalised -> pixel (centres at (2i + 1) / n - 1) for the crop, pixel -> normalised for the image
+    crop_px = np.array([[size / 2, 0, size / 2 - 0.5], [0, size / 2, size / 2 - 0.5], [0, 0, 1]])
+    image_norm = np.array([[2 / image_size, 0, 1 / image_size - 1], [0, 2 / image_size, 1 / image_size - 1], [0, 0, 1]])
+    theta = image_norm @ np.linalg.inv(crop_from_image) @ crop_px
+    return torch.tensor(theta[:2], dtype=torch.float32)
+
+
+def load_facenet() -> InceptionResnetV1:
+    """FaceNet in torch from the benchmark's verified asset (fetched like the other weights)."""
+    from bench.assets import resolve
+
+    path = resolve(ASSET_NAME, fetch=True, log=lambda m: print(m, file=sys.stderr))
+    return load_graph_weights(InceptionResnetV1(), path).requires_grad_(False)
+
+
+class IdentityLoss(nn.Module):
+    """``1 - cos`` between the embeddings of an output and of its input (detached), per image.
+
+    ``theta``: the crop from the model frame (:func:`mean_crop_theta`, scaled to the frame the
+    images come in). Images are ``N x C x S x S`` in [-1, 1], C = 1 (luminance) or 3.
+    """
+
+    def __init__(self, theta: torch.Tensor, net: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = (net if net is not None else load_facenet()).requires_grad_(False).eval()
+        self.register_buffer("theta", theta.float(), persistent=False)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        grid = F.affine_grid(self.theta.expand(images.shape[0], 2, 3), [images.shape[0], 3, SIZE, SIZE],
+                             align_corners=False)
+        pixels = (images.float() + 1) * 127.5  # outside the image the crop is black, as the benchmark's
+        crops = F.grid_sample(pixels, grid.to(images.device), mode="bilinear", padding_mode="zeros", align_corners=False)
+        return self.net(prewhiten(crops))
+
+    def forward(self, output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self.embed(source).float()
+        return 1 - (self.embed(output).float() * target).sum(dim=1)
+
+    def train(self, mode: bool = True) -> IdentityLoss:
+        super().train(mode)
+        self.net.eval()  # the recognizer's batch norm keeps its statistics
+        return self

@@ -1,0 +1,167 @@
+"""The identity term: the frozen-graph reader, FaceNet in torch against OpenCV's run of the same
+graph on real LFW-gray faces, the mean crop, and the loss's behaviour (zero on its own input,
+gradients only to the output)."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from bench.api import BenchError
+from inpaint.tf_graph import constants
+
+# --- the GraphDef reader, on graphs built here with the protobuf wire format ----------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _node(name: str, op: str, tensor: bytes) -> bytes:
+    attr = _field(1, b"value") + _field(2, _field(8, tensor))
+    return _field(1, name.encode()) + _field(2, op.encode()) + _field(5, attr)
+
+
+def _shape(*dims: int) -> bytes:
+    return _field(2, b"".join(_field(2, _varint(1 << 3) + _varint(d)) for d in dims))
+
+
+def test_graph_reader_decodes_content_packed_and_splat_tensors(tmp_path):
+    weights = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
+    content = _varint(1 << 3) + _varint(1) + _shape(2, 3) + _field(4, weights.tobytes())
+    packed = _varint(1 << 3) + _varint(1) + _shape(2) + _field(5, struct.pack("<2f", 0.5, -2.0))
+    splat = _varint(1 << 3) + _varint(1) + _shape(4) + _field(5, struct.pack("<f", 1.0))
+    scalar = _varint(1 << 3) + _varint(3) + _shape() + _varint(7 << 3) + _varint(3)
+    graph = b"".join([_field(1, _node("w", "Const", content)), _field(1, _node("b", "Const", packed)),
+                      _field(1, _node("ones", "Const", splat)), _field(1, _node("axis", "Const", scalar)),
+                      _field(1, _node("x", "Placeholder", content))])
+    path = tmp_path / "g.pb"
+    path.write_bytes(graph)
+    got = constants(path)
+    assert sorted(got) == ["axis", "b", "ones", "w"]
+    np.testing.assert_array_equal(got["w"], weights)
+    np.testing.assert_array_equal(got["b"], [0.5, -2.0])
+    np.testing.assert_array_equal(got["ones"], np.ones(4, np.float32))
+    assert got["axis"].dtype == np.int32 and int(got["axis"]) == 3
+
+
+def test_graph_reader_names_a_truncated_file(tmp_path):
+    path = tmp_path / "cut.pb"
+    path.write_bytes(_field(1, _node("w", "Const", b"")) [:-3] + b"\x0a\xff")
+    with pytest.raises(BenchError, match="cut.pb"):
+        constants(path)
+
+
+# --- FaceNet in torch against OpenCV ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def graph_path():
+    from bench.assets import resolve
+    from bench.recognizers.facenet import ASSET_NAME
+
+    return resolve(ASSET_NAME, fetch=True)
+
+
+@pytest.fixture(scope="module")
+def facenet_torch(graph_path):
+    from inpaint.networks.facenet import InceptionResnetV1, load_graph_weights
+
+    return load_graph_weights(InceptionResnetV1(), graph_path)
+
+
+@pytest.fixture(scope="module")
+def faces(lfw_root):
+    from bench.data.imageio import load_rgb
+    from bench.landmarks import LandmarkDetector
+
+    paths = sorted(lfw_root.glob("A*/*.jpg"))[:4]
+    images = np.stack([load_rgb(p) for p in paths])
+    landmarks, _ = LandmarkDetector().detect_batch(images)
+    return images, np.asarray(landmarks, dtype=np.float32)
+
+
+@pytest.mark.slow
+def test_facenet_in_torch_equals_opencvs_run_of_the_graph(facenet_torch, faces):
+    from bench import registry
+    from inpaint.networks.facenet import prewhiten
+
+    images, landmarks = faces
+    recognizer = registry.create("recognizer", "facenet")
+    crops = recognizer.crops(images, landmarks)
+    reference = recognizer.embed(images, landmarks)
+    x = prewhiten(torch.from_numpy(crops).permute(0, 3, 1, 2).float())
+    with torch.no_grad():
+        ours = facenet_torch(x).numpy()
+    np.testing.assert_allclose(ours, reference, atol=2e-5)
+
+
+@pytest.mark.slow
+def test_identity_loss_crop_matches_the_benchmark_crop_and_is_zero_on_its_input(facenet_torch, faces):
+    from bench import registry
+    from inpaint.data import to_tensor
+    from inpaint.identity import IdentityLoss, mean_crop_theta
+
+    images, landmarks = faces
+    recognizer = registry.create("recognizer", "facenet")
+    one = slice(0, 1)
+    loss = IdentityLoss(mean_crop_theta(landmarks[one], images.shape[1]), net=facenet_torch)
+    x = to_tensor(images[one])
+    with torch.no_grad():
+        ours = loss.embed(x).numpy()
+    reference = recognizer.embed(images[one], landmarks[one])
+    # the same crop (one face: its own transform), bilinear sampling in both; cosine ~ 1
+    assert float((ours * reference).sum()) > 0.995
+    with torch.no_grad():
+        assert float(loss(x, x)) == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_identity_loss_grows_with_a_different_face_and_reaches_only_the_output(facenet_torch, faces):
+    from inpaint.data import to_tensor
+    from inpaint.identity import IdentityLoss, mean_crop_theta
+
+    images, landmarks = faces
+    loss = IdentityLoss(mean_crop_theta(landmarks, images.shape[1]), net=facenet_torch)
+    x = to_tensor(images)
+    source = x[:, :1].clone().requires_grad_(True)  # luminance input, as the model's
+    output = x[[1, 2, 3, 0], :1].clone().requires_grad_(True)
+    value = loss(output, source)
+    assert value.shape == (4,) and (value > 0.2).all()
+    value.sum().backward()
+    assert output.grad is not None and output.grad.abs().sum() > 0
+    assert source.grad is None
+    assert not any(p.requires_grad for p in facenet_torch.parameters())
+
+
+@pytest.mark.slow
+def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
+    import csv
+
+    from inpaint.config import config_from_dict
+    from inpaint.train import run_paths, train
+
+    cfg = config_from_dict({
+        "name": "cl-attn", "seed": 3, "steps": 2, "decay_steps": 0, "batch_size": 1, "threads": 1,
+        "checkpoint_every": 0, "checkpoint_minutes": 0, "log_every": 1, "bf16": True,
+        "model": {"image_size": 32, "ngf": 4, "n_blocks": 2, "ndf": 4, "n_layers_d": 2, "region": "given",
+                  "channels": 1},
+        "loss": {"num_patches": 16, "mlp_units": 16, "nce_idt": False, "lambda_id": 1.0},
+        "data": {"root": str(lfw_root), "max_images": 8, "jitter": 2}})
+    result = train(cfg, tmp_path, progress=False)
+    assert 0 < result["losses"]["ID"] < 2
+    with open(run_paths(tmp_path, cfg.name)["log"]) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["step"] for r in rows] == ["1", "2"] and all(float(r["ID"]) > 0 for r in rows)
+    assert "identity consistency" in (tmp_path / "cl-attn.json").read_text()
