@@ -120,28 +120,21 @@ def save_resume(path: Path, modules: dict[str, nn.Module], optimizers: dict[str,
     _save(path, tensors, meta)
 
 
-def load_module(path: Path, name: str, module: nn.Module) -> bool:
-    """Load ``name``'s weights from a resumable file into ``module``; False when the file has none
-    (a run that turned the part on after its last save)."""
-    tensors, _ = _load(path)
-    state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
-    if not state:
-        return False
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as exc:
-        raise BenchError(f"{path}: {name} weights do not match the config ({exc})") from None
-    return True
-
-
 def load_resume(path: Path, modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                scalers: dict[str, torch.amp.GradScaler] | None = None) -> dict[str, Any]:
-    """Restore modules, optimizers and RNG states in place; return ``{"step", "config", "extra"}``."""
+                scalers: dict[str, torch.amp.GradScaler] | None = None,
+                optional: dict[str, nn.Module] | None = None) -> dict[str, Any]:
+    """Restore modules, optimizers and RNG states in place; return ``{"step", "config", "extra",
+    "missing"}``. ``optional`` modules are restored where the file has them and listed in
+    ``missing`` where it has not (a part a run turned on after its last save)."""
     tensors, meta = _load(path)
     if meta.get("kind") != "resume":
         raise BenchError(f"{path}: an inference-only checkpoint; resuming needs the .resume.safetensors file")
-    for name, module in modules.items():
+    missing = []
+    for name, module in (modules | (optional or {})).items():
         state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+        if not state and name in (optional or {}):
+            missing.append(name)
+            continue
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
@@ -157,4 +150,5 @@ def load_resume(path: Path, modules: dict[str, nn.Module], optimizers: dict[str,
     for name, scaler in (scalers or {}).items():
         if f"scaler_{name}" in meta and scaler.is_enabled():
             scaler.load_state_dict(json.loads(meta[f"scaler_{name}"]))
-    return {"step": int(meta["step"]), "config": json.loads(meta["config"]), "extra": json.loads(meta.get("extra", "{}"))}
+    return {"step": int(meta["step"]), "config": json.loads(meta["config"]), "extra": json.loads(meta.get("extra", "{}")),
+            "missing": missing}

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
-import os
 import signal
 import sys
 import time
@@ -33,9 +31,11 @@ from tqdm import tqdm
 
 from bench.api import BenchError
 from bench.data.imageio import save_png
-from inpaint.checkpoint import build_generator, load_module, load_resume, save_generator, save_resume
+from inpaint.checkpoint import build_generator, load_resume, save_generator, save_resume
 from inpaint.config import TrainConfig, load_config
 from inpaint.data import UnpairedFaces, luminance, to_uint8
+from inpaint.distributed import init_process, process_device
+from inpaint.ema import averaged_copy, update_average
 from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
@@ -62,23 +62,6 @@ def lr_factor(step: int, steps: int, decay_steps: int) -> float:
     return 1.0 - max(0, step - (steps - decay_steps)) / float(decay_steps + 1)
 
 
-def _distributed() -> tuple[int, int, bool]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size(), True
-    return 0, 1, False
-
-
-def _device(rank: int) -> torch.device:
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count()
-        torch.cuda.set_device(local)
-        return torch.device("cuda", local)
-    return torch.device("cpu")
-
-
 class Trainer:
     """Holds the networks, optimizers and outputs of one run; :meth:`fit` trains it."""
 
@@ -87,8 +70,8 @@ class Trainer:
         self.paths = run_paths(self.out, cfg.name)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.rank, self.world, self.ddp = _distributed()
-        self.device = _device(self.rank)
+        self.rank, self.world, self.ddp = init_process()
+        self.device = process_device(self.rank)
         self.amp = cfg.amp and self.device.type == "cuda"
         torch.manual_seed(cfg.seed)
         self.G = build_generator(cfg.model).to(self.device)
@@ -109,7 +92,7 @@ class Trainer:
         self.scalers = {k: torch.amp.GradScaler("cuda", enabled=self.amp) for k in ("G", "D")}
         self.step, self.seconds, self.cpu_seconds = 0, 0.0, 0.0
         self.data: UnpairedFaces | None = None
-        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema > 0 else None
+        self.G_ema = averaged_copy(self.G) if cfg.ema > 0 else None
         if resume:
             self._resume()
         elif self.paths["resume"].exists():
@@ -155,11 +138,12 @@ class Trainer:
         path = self.paths["resume"]
         if not path.is_file():
             raise BenchError(f"--resume: no checkpoint at {path}")
-        info = load_resume(path, self.modules, self.opts, self.scalers)
+        optional = {"G_ema": self.G_ema} if self.G_ema is not None else {}
+        info = load_resume(path, self.modules, self.opts, self.scalers, optional)
         saved, current = info["config"]["model"], self.cfg.to_dict()["model"]
         if saved != current:  # the load above already failed on shape changes; this catches the rest
             raise BenchError(f"--resume: {path} was trained with model {saved}, the config says {current}")
-        if self.G_ema is not None and not load_module(path, "G_ema", self.G_ema):
+        if "G_ema" in info["missing"]:
             self.G_ema.load_state_dict(self.G.state_dict())  # the average starts here
         self.step, self.seconds = info["step"], float(info["extra"].get("train_seconds", 0.0))
         self.cpu_seconds = float(info["extra"].get("cpu_seconds", 0.0))
@@ -214,18 +198,10 @@ class Trainer:
             scaler.step(self.opts["F"])
         scaler.update()
         if self.G_ema is not None:
-            self._update_ema()
+            update_average(self.G_ema, self.G, cfg.ema)
         self.step += 1
         values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g, terms["ID"])
         return {k: float(torch.as_tensor(v).detach()) for k, v in zip(LOSS_NAMES, values)}
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        decay = self.cfg.ema
-        for avg, param in zip(self.G_ema.parameters(), self.G.parameters()):
-            avg.lerp_(param.detach(), 1 - decay)
-        for avg, buf in zip(self.G_ema.buffers(), self.G.buffers()):
-            avg.copy_(buf)
 
     @property
     def released(self) -> torch.nn.Module:

@@ -6,7 +6,7 @@ The frozen graph has every batch norm of the trunk folded into its convolution (
 ``Conv2D_bn_offset`` bias), so each basic unit here is a biased convolution and a ReLU; the
 bottleneck keeps its batch norm (epsilon 0.001, no scale). Layer scopes follow the graph's
 (``Repeat/block35_1/Branch_1/Conv2d_0b_3x3``) so :func:`load_graph_weights` maps names one to
-one; :func:`tests.test_facenet_torch` checks the result against OpenCV's output.
+one; `tests/test_identity.py` checks the result against OpenCV's output.
 
 Input: ``N x 3 x 160 x 160`` RGB, prewhitened per image (:func:`prewhiten`). Output: the
 L2-normalised embeddings.
