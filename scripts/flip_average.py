@@ -1,0 +1,61 @@
+"""Score checkpoints on the training pool's validation faces with one pass and with flip averaging.
+
+    BENCH_DATA=../shared/data python scripts/flip_average.py inpaint/weights/cl-attn.safetensors [...]
+
+For each checkpoint and test-time mode it prints the validation scores of training (KID, LPIPS,
+PSNR in the mask, dlib identity), plus two ranking scores of identity among the validation faces.
+"own-vs-others AUC" is the share of other faces whose clean original is less similar (dlib
+cosine) to the output than its own original. "top-1" is how often its own original is the most
+similar of all. The occluded input's row is the level an inpainting must beat to help
+verification. The faces come from the release config's split (``data.val_images``), never
+from pairs.txt.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inpaint.checkpoint import load_generator
+from inpaint.config import load_config
+from inpaint.data import UnpairedFaces
+from inpaint.validate import Validator
+
+
+def ranking(embeddings: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    """(own-vs-others AUC, top-1) of outputs against the clean originals, by cosine similarity."""
+    sims = embeddings @ clean.T
+    own = np.diag(sims)
+    auc = float(((sims < own[:, None]).sum(axis=1) / (len(own) - 1)).mean())
+    return auc, float((sims.argmax(axis=1) == np.arange(len(own))).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--config", type=Path, default=Path("inpaint/configs/cl-attn.yaml"),
+                        help="the config whose validation split is used")
+    parser.add_argument("--cache", type=Path, default=Path("inpaint/weights/landmarks-cache"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = load_config(args.config)
+    validator = Validator(UnpairedFaces(cfg.data, cfg.model.image_size, cfg.seed, args.cache), cfg.seed)
+    print("| checkpoint | test time | KID | LPIPS | PSNR (mask) | dlib identity | own-vs-others AUC | top-1 |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
+    for path in args.checkpoints:
+        generator, _ = load_generator(path, "cpu")
+        for flip in (False, True):
+            validator.flip_average = flip
+            scores = validator(generator)
+            auc, top1 = ranking(validator.dlib.embed(validator.outputs(generator), validator.landmarks),
+                                validator.clean_identity)
+            print(f"| {path.name} | {'flip average' if flip else 'one pass'} | {scores['kid']:.4f} | {scores['lpips']:.4f} "
+                  f"| {scores['psnr_mask']:.2f} | {scores['id_dlib']:.4f} | {auc:.4f} | {top1:.3f} |", flush=True)
+    auc, top1 = ranking(validator.dlib.embed(validator.masked, validator.landmarks), validator.clean_identity)
+    print(f"| occluded input | | | | | {validator.masked_identity:.4f} | {auc:.4f} | {top1:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
