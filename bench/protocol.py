@@ -33,6 +33,7 @@ class DatasetSpec:
     n_pairs: int = 6000  # celeba
     pair_seed: int = 0
     limit: int | None = None  # at most this many pairs (half same, half different) or faces
+    subset: str = "all"  # photos: all | train | held-out (bench.photos.subsets)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def parse(data: Any, default_name: str = "protocol") -> Protocol:
     ds = _fields(
         top["dataset"], "dataset",
         {"kind": str, "root": str, "display_name": str, "pairs": str, "folds": list, "split": str,
-         "n_pairs": int, "pair_seed": int, "limit": int},
+         "n_pairs": int, "pair_seed": int, "limit": int, "subset": str},
         required=("kind", "root"),
     )
     dataset = _dataset(ds)
@@ -204,6 +205,13 @@ def _dataset(ds: dict, where: str = "dataset") -> DatasetSpec:
         ds["folds"] = _int_list(ds["folds"], f"{where}.folds")
     if ds.get("limit") is not None and ds["limit"] < 2:
         raise BenchError(f"{where}.limit: must be at least 2")
+    if ds.get("subset") is not None:
+        from bench.photos.subsets import SUBSETS
+
+        if ds["kind"] != "photos":
+            raise BenchError(f"{where}.subset: only a photos dataset has subsets (kind is {ds['kind']!r})")
+        if ds["subset"] not in SUBSETS:
+            raise BenchError(f"{where}.subset: {ds['subset']!r} unknown; choose from {', '.join(SUBSETS)}")
     return DatasetSpec(**{k: v for k, v in ds.items() if v is not None or k in ("folds", "limit")})
 
 

@@ -7,7 +7,8 @@ attention (``cut``), the supervised baseline, and CUT's default generator size (
 blocks). Batches are synthetic (the data pipeline is not timed); threads are torch's default
 unless ``threads`` is given. FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode``
 (2 per multiply-add, convolutions and matrix products only) for one image through the
-generator. Times are medians of wall seconds and of CPU seconds (the latter barely move when
+generator. On a CPU without native bfloat16 the bf16 rows run (and say they ran) float32.
+Times are medians of wall seconds and of CPU seconds (the latter barely move when
 other processes share the machine). Called by ``bench perf``; also
 ``python -m inpaint.benchmark [--quick]``.
 """
@@ -105,7 +106,7 @@ def measure(cfg: TrainConfig, repeats: int = 5) -> dict[str, Any]:
     infer_s, infer_cpu = _median_time(infer, repeats)
     images_s = infer_batch / infer_s
     m = cfg.model
-    return {"size": size, "ngf": m.ngf, "n_blocks": m.n_blocks, "attention": m.attention, "bf16": cfg.bf16,
+    return {"size": size, "ngf": m.ngf, "n_blocks": m.n_blocks, "attention": m.attention, "bf16": trainer.bf16,
             "train_batch": batch, "train_step_s": step_s, "train_step_cpu_s": step_cpu,
             "train_images_s": batch / step_s, "infer_images_s": images_s,
             "infer_cpu_s_per_image": infer_cpu / infer_batch,
@@ -120,8 +121,9 @@ def run(quick: bool = False, threads: int | None = None) -> dict[str, Any]:
     load = os.getloadavg()[0]
     rows = []
     for label, overrides in QUICK if quick else FULL:
-        row = measure(released_config(overrides), repeats=2 if quick else 5)
-        row["config"] = label
+        cfg = released_config(overrides)
+        row = measure(cfg, repeats=2 if quick else 5)
+        row["config"] = label if row["bf16"] == cfg.bf16 else f"{label} (ran float32: no native bf16 on this CPU)"
         rows.append(row)
     result = {"threads": torch.get_num_threads(), "torch": torch.__version__, "load": load, "rows": rows}
     print(format_table(result))

@@ -69,6 +69,8 @@ class DataConfig:
     jitter: int = 4  # pixels of random crop offset at the model size
     max_images: int = 0  # 0 = the whole pool (a smaller pool is for tests)
     val_images: int = 0  # faces held out of the pool for validation (never trained on)
+    real_masked: str = ""  # a folder of real masked photos (relative: under $BENCH_DATA); its train half joins domain A
+    real_fraction: float = 0.0  # chance that an occluded sample is a real masked face instead of a synthetic one
 
 
 @dataclass
@@ -178,6 +180,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
          f"must be a non-empty subset of {list(MASK_STYLES)}"),
         (0 <= d.jitter < m.image_size // 4, "data.jitter", "must be in [0, image_size / 4)"),
         (d.max_images == 0 or d.max_images >= 4, "data.max_images", "must be 0 (all) or at least 4"),
+        (0 <= d.real_fraction <= 1, "data.real_fraction", "must be in [0, 1]"),
+        (d.real_fraction == 0 or bool(d.real_masked), "data.real_masked", "must name a folder when real_fraction > 0"),
+        (not (l.supervised and d.real_fraction > 0), "data.real_fraction",
+         "must be 0 for a supervised model (a real masked face has no clean twin)"),
         (cfg.steps >= 1, "steps", "must be at least 1"),
         (0 <= cfg.decay_steps <= cfg.steps, "decay_steps", "must be between 0 and steps"),
         (cfg.batch_size >= 1, "batch_size", "must be at least 1"),

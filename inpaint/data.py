@@ -11,6 +11,9 @@ a random mask style and seed per sample, from ``bench.masks``), the second half 
 ``(seed, step, rank)``, so a resumed run sees exactly the data it would have seen.
 Landmarks of the pool are detected once and cached in an npz next to the run.
 
+With ``real_fraction > 0`` an occluded sample is, with that chance, a real masked face from the
+``train`` half of ``real_masked`` (:mod:`inpaint.real_faces`) with its segmented mask region.
+
 ``val_images`` faces are carved out of the pool (a seeded draw) for validation: they are never
 drawn for training. Unpaired batches carry no clean version of an occluded face; only the
 supervised baseline asks for one (``paired=True``).
@@ -146,6 +149,11 @@ class UnpairedFaces:
         self.landmarks = landmarks[keep]
         if len(self.faces) < 4:
             raise BenchError(f"{root}: only {len(self.faces)} faces with landmarks in the training pool")
+        self.real = None
+        if cfg.real_fraction > 0:
+            from inpaint.real_faces import load_real_faces
+
+            self.real = load_real_faces(cfg.real_masked, cache_dir)
 
     def _landmarks(self, pool: list[Face], images: np.ndarray, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
         from bench.landmarks import LandmarkDetector
@@ -178,6 +186,9 @@ class UnpairedFaces:
             "second half clean (B)", "mask_styles": self.cfg.mask_styles, "n_images": len(self.faces),
             "excluded_no_landmarks": self.undetected, "ids": [f.id for f in self.faces],
             "validation_ids": [f.id for f in self.val_faces],
+            "real_masked": None if self.real is None else {
+                "folder": self.cfg.real_masked, "subset": "train (bench.photos.subsets)", "fraction": self.cfg.real_fraction,
+                "faces": len(self.real.crops), "photos": sorted(set(self.real.photos)), "counts": self.real.counts},
         })
 
     def batch(self, step: int, batch_size: int, rank: int = 0, paired: bool = False) -> dict[str, torch.Tensor]:
@@ -194,7 +205,11 @@ class UnpairedFaces:
         for j, idx in enumerate(picks):
             image = clean = self.images[idx]
             mask = np.zeros(image.shape[:2], dtype=bool)
-            if j < batch_size:
+            if j < batch_size and self.real is not None and rng.random() < self.cfg.real_fraction:
+                k = int(rng.integers(len(self.real.crops)))  # a real masked face: no clean twin exists
+                image = clean = self.real.crops[k]
+                mask = self.real.regions[k]
+            elif j < batch_size:
                 style = self.cfg.mask_styles[rng.integers(len(self.cfg.mask_styles))]
                 image, mask = occlude(image, self.landmarks[idx], style, int(rng.integers(2**31)), self.faces[idx].id)
             (image, clean), mask = self._augment([image, clean], mask, rng)

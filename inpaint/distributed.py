@@ -1,4 +1,5 @@
-"""Where a training process runs: its rank in a torchrun job (gloo on CPU, nccl on CUDA) and its device."""
+"""Where a training process runs: its rank in a torchrun job (gloo on CPU, nccl on CUDA), its device,
+and whether its CPU computes bfloat16 natively."""
 from __future__ import annotations
 
 import os
@@ -24,3 +25,10 @@ def process_device(rank: int) -> torch.device:
         torch.cuda.set_device(local)
         return torch.device("cuda", local)
     return torch.device("cpu")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has AVX-512 BF16 or AMX; elsewhere bf16 autocast is emulated and many
+    times slower than float32 (a training step 25x on an AVX2-only EPYC; docs/model.md)."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)

@@ -13,7 +13,9 @@ in the three channels, so a gray face stays gray.
 
 ``flip_average`` is test-time augmentation: the network also runs on the mirrored face, and the
 two predictions (content and region map, mirrored back) are averaged before compositing. On
-the validation faces it lowered LPIPS and raised PSNR in the mask (docs/model.md).
+the validation faces it lowers LPIPS and raises PSNR in the mask, but raises KID and moves the
+output's identity further from the clean face, at twice the cost; the plugins run one pass
+unless ``flip_average: true`` (docs/model.md).
 """
 from __future__ import annotations
 

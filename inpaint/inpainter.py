@@ -30,7 +30,7 @@ class ModelInpainter(Inpainter):
     supervised: ClassVar[bool] = False
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | None = None, batch_size: int = 16,
-                 flip_average: bool = True) -> None:
+                 flip_average: bool = False) -> None:
         path = Path(checkpoint) if checkpoint else WEIGHTS / f"{self.name}.safetensors"
         if not path.is_file():
             config = f"inpaint/configs/{self.name}.yaml"

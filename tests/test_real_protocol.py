@@ -73,3 +73,22 @@ def test_real_protocol_refuses_metrics_that_need_ground_truth(photo_protocol, tm
     photo_protocol.write_text(text)
     assert bench_main(["run", str(photo_protocol), "--out", str(tmp_path / "o")]) == 1
     assert "psnr cannot be scored without ground truth" in capsys.readouterr().err
+
+
+def test_real_protocol_scores_only_the_chosen_subset(photo_protocol, tmp_path, capsys):
+    shutil.copy(tmp_path / "photos" / "a" / "two.jpg", tmp_path / "photos" / "a" / "five.jpg")
+    out = tmp_path / "held"
+    assert bench_main(["run", str(photo_protocol), "--out", str(out), "--set", "dataset.subset=held-out",
+                       "--no-report"]) == 0
+    # held out: a/five.jpg, a/one.jpg, none.png; a/two.jpg and broken.jpg are in the train half
+    assert "photos: 3" in capsys.readouterr().err
+    faces = pd.read_csv(out / "faces.csv")
+    assert list(faces["photo"]) == ["a/five.jpg", "a/one.jpg"]
+
+
+def test_real_protocol_dry_run_computes_nothing(photo_protocol, tmp_path, capsys):
+    out = tmp_path / "dry"
+    assert bench_main(["run", str(photo_protocol), "--out", str(out), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "subset all: 4 of 4" in printed and "faces no" in printed and "methods masked, telea" in printed
+    assert not out.exists()

@@ -48,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
     protocol = protocol_io.load(args.protocol, args.overrides)
     out_dir = args.out or Path(protocol.output) / protocol.name
     if protocol.dataset.kind == "photos":  # real masked photos, scored without ground truth
-        from bench.photos.evaluate import run_protocol
+        from bench.photos.evaluate import describe, run_protocol
 
+        if args.dry_run:
+            print(describe(protocol, out_dir, args.limit))
+            return 0
         with RunLock(out_dir):
             if args.fresh:
                 shutil.rmtree(out_dir / "cache", ignore_errors=True)

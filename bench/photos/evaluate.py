@@ -35,6 +35,7 @@ from bench.data.imageio import load_rgb, list_images
 from bench.photos.faces import FaceSet, collect_faces
 from bench.photos.pipeline import recolour_face
 from bench.photos.sheet import method_grid
+from bench.photos.subsets import select
 
 METRICS = ("fid", "kid", "hog-rate")
 DIRECTIONS = {"fid": False, "kid": False, "hog-rate": True}
@@ -127,7 +128,7 @@ class PhotoEvaluation:
 
     def faces(self) -> FaceSet:
         path = self.cache / "faces.npz"
-        photos = list_images(Path(self.protocol.dataset.root))[: self.limit]
+        photos = select(list_images(Path(self.protocol.dataset.root)), self.protocol.dataset.subset)[: self.limit]
         key = _digest({"root": self.protocol.dataset.root, "photos": photos})
         if path.is_file():
             faces = FaceSet.load(path)
@@ -217,6 +218,25 @@ class PhotoEvaluation:
                                                               "n_faces": int(len(reference["ids"]))}}
 
 
+def describe(protocol, out_dir: Path, limit: int | None = None) -> str:
+    """The plan of a photos protocol, as printed by ``bench run --dry-run``: nothing is computed."""
+    root = Path(protocol.dataset.root)
+    if not root.is_dir():
+        raise BenchError(f"dataset.root: {root} is not a folder")
+    every = list_images(root)
+    photos = select(every, protocol.dataset.subset)[:limit]
+    methods = [spec.display for spec in protocol.methods]
+    cached = [m for m in methods if (out_dir / "cache" / "methods" / f"{m.replace('/', '_').replace(':', '_')}.npz").is_file()]
+    return "\n".join([
+        f"protocol {protocol.name}: photos of {root} (subset {protocol.dataset.subset}: {len(photos)} of {len(every)})",
+        f"  methods {', '.join(methods)}; metrics {', '.join(protocol.metrics)}",
+        f"  reference {protocol.reference.root if protocol.reference else 'none'}",
+        f"  cached in {out_dir / 'cache'}: faces {'yes' if (out_dir / 'cache' / 'faces.npz').is_file() else 'no'}, "
+        f"methods {', '.join(cached) or 'none'} (a cached method is reused only if its checkpoint and the faces match)",
+        "  no time estimate: bench perf does not measure the detection and alignment stages",
+    ])
+
+
 def run_protocol(protocol, out_dir: Path, limit: int | None, log: Callable[[str], None], start: float,
                  report: bool = True) -> int:
     """``bench run`` for a photos protocol: evaluate, write metrics.csv and run.json, render the report."""
@@ -234,7 +254,7 @@ def run_protocol(protocol, out_dir: Path, limit: int | None, log: Callable[[str]
         "protocol_name": protocol.name,
         "protocol": protocol.to_dict(),
         "dataset": {"name": protocol.dataset.display_name or Path(protocol.dataset.root).name,
-                    "root": protocol.dataset.root, "kind": "photos", **facts},
+                    "root": protocol.dataset.root, "kind": "photos", "subset": protocol.dataset.subset, **facts},
         "methods": {name: {"needs_mask": m.needs_mask, **m.describe()} for name, m in comp.methods.items()},
         "unavailable": comp.unavailable,
         "recognizers": {},
