@@ -94,7 +94,7 @@ def stage_speeds(perf: Perf, ids: list[str]) -> dict[str, np.ndarray]:
         perf.add(f"mask synthesis: {style}", n, seconds)
         if style == "surgical":
             occluded, masks = o, m
-    for name in ("masked", "telea", "navier-stokes", "cl-attn", "cut"):
+    for name in ("masked", "telea", "navier-stokes", "cl-attn", "cut", "unet-paired"):
         try:
             method = registry.create("inpainter", name)
         except Unavailable as exc:
