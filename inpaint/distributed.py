@@ -3,6 +3,7 @@ and whether its CPU computes bfloat16 natively."""
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -29,6 +30,17 @@ def process_device(rank: int) -> torch.device:
 
 def cpu_has_native_bf16() -> bool:
     """True when the CPU has AVX-512 BF16 or AMX; elsewhere bf16 autocast is emulated and many
-    times slower than float32 (a training step 25x on an AVX2-only EPYC; docs/model.md)."""
+    times slower than float32 (a training step about 25x on an AVX2-only EPYC; docs/model.md)."""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def use_cpu_bf16(requested: bool, device: torch.device, announce: bool) -> bool:
+    """Whether to autocast to bfloat16 on this CPU: only when asked and native; says so when not."""
+    if not requested or device.type != "cpu":
+        return False
+    if not cpu_has_native_bf16():
+        if announce:
+            print("bf16: this CPU has no native bfloat16 (AVX-512 BF16 or AMX); training in float32", file=sys.stderr)
+        return False
+    return True

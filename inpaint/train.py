@@ -34,7 +34,7 @@ from bench.data.imageio import save_png
 from inpaint.checkpoint import build_generator, load_resume, save_generator, save_resume
 from inpaint.config import TrainConfig, load_config
 from inpaint.data import UnpairedFaces, luminance, to_uint8
-from inpaint.distributed import cpu_has_native_bf16, init_process, process_device
+from inpaint.distributed import init_process, process_device, use_cpu_bf16
 from inpaint.ema import averaged_copy, update_average
 from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
@@ -73,9 +73,7 @@ class Trainer:
         self.rank, self.world, self.ddp = init_process()
         self.device = process_device(self.rank)
         self.amp = cfg.amp and self.device.type == "cuda"
-        self.bf16 = cfg.bf16 and self.device.type == "cpu" and cpu_has_native_bf16()
-        if cfg.bf16 and self.device.type == "cpu" and not self.bf16 and self.rank == 0:
-            print("bf16: this CPU has no native bfloat16 (AVX-512 BF16 or AMX); training in float32", file=sys.stderr)
+        self.bf16 = use_cpu_bf16(cfg.bf16, self.device, announce=self.rank == 0)
         torch.manual_seed(cfg.seed)
         self.G = build_generator(cfg.model).to(self.device)
         self.D = None if cfg.loss.supervised else Critics(cfg).to(self.device)

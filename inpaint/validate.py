@@ -57,7 +57,10 @@ class Validator:
             for i in range(0, len(self.masked), self.batch_size)])
 
     def __call__(self, generator: RegionGenerator) -> dict[str, float]:
-        out = self.outputs(generator)
+        return self.score(self.outputs(generator))
+
+    def score(self, out: np.ndarray) -> dict[str, float]:
+        """The validation scores of inpainted faces (in the order of the validation faces)."""
         kid = kernel_inception_distance(self.clean_features, inception_features(out, device=self.device))[0]
         return {"kid": kid, "lpips": float(lpips_distances(self.lpips, self.clean, out).mean()),
                 "psnr_mask": float(np.nanmean(PSNRMask().per_image(self.clean, out, self.masks))),

@@ -48,9 +48,9 @@ def main() -> None:
         generator, _ = load_generator(path, "cpu")
         for flip in (False, True):
             validator.flip_average = flip
-            scores = validator(generator)
-            auc, top1 = ranking(validator.dlib.embed(validator.outputs(generator), validator.landmarks),
-                                validator.clean_identity)
+            outputs = validator.outputs(generator)
+            scores = validator.score(outputs)
+            auc, top1 = ranking(validator.dlib.embed(outputs, validator.landmarks), validator.clean_identity)
             print(f"| {path.name} | {'flip average' if flip else 'one pass'} | {scores['kid']:.4f} | {scores['lpips']:.4f} "
                   f"| {scores['psnr_mask']:.2f} | {scores['id_dlib']:.4f} | {auc:.4f} | {top1:.3f} |", flush=True)
     auc, top1 = ranking(validator.dlib.embed(validator.masked, validator.landmarks), validator.clean_identity)

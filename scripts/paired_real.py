@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.metrics.fid import kernel_inception_distance
+from bench.photos.evaluate import method_cache
 
 
 def load(run: Path, label: str) -> dict[str, np.ndarray]:
-    path = run / "cache" / "methods" / f"{label.replace('/', '_').replace(':', '_')}.npz"
+    path = method_cache(run, label)
     if not path.is_file():
         raise SystemExit(f"{path} not found: run the protocol with method {label!r} first")
     with np.load(path) as data:

@@ -83,6 +83,13 @@ def hog_finds(images: np.ndarray) -> np.ndarray:
     return found
 
 
+def method_cache(out_dir: Path, label: str) -> Path:
+    """Where a run in ``out_dir`` caches one method's outputs, features and HOG flags."""
+    from bench.run.chunk import safe_name
+
+    return Path(out_dir) / "cache" / "methods" / f"{safe_name(label)}.npz"
+
+
 def luminance_rgb(images: np.ndarray) -> np.ndarray:
     """BT.601 luma of uint8 RGB images, replicated to three channels."""
     luma = np.rint(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
@@ -164,7 +171,7 @@ class PhotoEvaluation:
     def condition(self, label: str, method, faces: FaceSet) -> dict[str, np.ndarray]:
         facts = {"method": {k: v for k, v in method.describe().items() if k != "device"}, "faces": faces.key,
                  "metrics": sorted(self.protocol.metrics)}
-        path = self.cache / "methods" / f"{label.replace('/', '_').replace(':', '_')}.npz"
+        path = method_cache(self.out, label)
         cached = _cached(path, _digest(facts))
         if cached is not None:
             return cached
@@ -226,7 +233,7 @@ def describe(protocol, out_dir: Path, limit: int | None = None) -> str:
     every = list_images(root)
     photos = select(every, protocol.dataset.subset)[:limit]
     methods = [spec.display for spec in protocol.methods]
-    cached = [m for m in methods if (out_dir / "cache" / "methods" / f"{m.replace('/', '_').replace(':', '_')}.npz").is_file()]
+    cached = [m for m in methods if method_cache(out_dir, m).is_file()]
     return "\n".join([
         f"protocol {protocol.name}: photos of {root} (subset {protocol.dataset.subset}: {len(photos)} of {len(every)})",
         f"  methods {', '.join(methods)}; metrics {', '.join(protocol.metrics)}",
