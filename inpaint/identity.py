@@ -62,10 +62,13 @@ class IdentityLoss(nn.Module):
     images come in). Images are ``N x C x S x S`` in [-1, 1], C = 1 (luminance) or 3.
     """
 
-    def __init__(self, theta: torch.Tensor, net: nn.Module | None = None) -> None:
+    def __init__(self, theta: torch.Tensor, net: nn.Module | None = None, queue: int = 0,
+                 temperature: float = 0.1) -> None:
         super().__init__()
         self.net = (net if net is not None else load_facenet()).requires_grad_(False).eval()
         self.register_buffer("theta", theta.float(), persistent=False)
+        self.queue_size, self.temperature = int(queue), float(temperature)
+        self.register_buffer("queue", torch.zeros(0, 512), persistent=False)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1] == 1:
@@ -77,9 +80,29 @@ class IdentityLoss(nn.Module):
         return self.net(prewhiten(crops))
 
     def forward(self, output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        return self.terms(output, source)[0]
+
+    def terms(self, output: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per image: ``1 - cos`` to its own input, and the contrastive term (zeros without a queue).
+
+        The contrastive term is the InfoNCE loss of telling an output's own input apart from
+        the inputs of the other faces in the batch and of the last ``queue`` occluded inputs
+        seen in training (their embeddings, detached): the fill should carry *this* person's
+        identity, not a generic lower face that every input is equally close to. It compares
+        outputs with occluded inputs only, so training stays unpaired.
+        """
         with torch.no_grad():
             target = self.embed(source).float()
-        return 1 - (self.embed(output).float() * target).sum(dim=1)
+        embedding = self.embed(output).float()
+        own = (embedding * target).sum(dim=1)
+        if self.queue_size <= 0:
+            return 1 - own, torch.zeros_like(own)
+        others = torch.cat([target, self.queue.to(target.device)])
+        logits = embedding @ others.T / self.temperature
+        contrastive = F.cross_entropy(logits, torch.arange(len(own), device=logits.device), reduction="none")
+        if torch.is_grad_enabled():  # a training step: later batches see these inputs as negatives
+            self.queue = torch.cat([target.detach(), self.queue.to(target.device)])[: self.queue_size]
+        return 1 - own, contrastive
 
     def train(self, mode: bool = True) -> IdentityLoss:
         super().train(mode)

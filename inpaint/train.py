@@ -40,8 +40,9 @@ from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID")
-VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked")
+LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID", "ID_NCE")
+VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked", "id_auc", "id_auc_masked", "id_top1",
+             "id_top1_masked")
 PREVIEW_STEP = 2**40  # the data seed of the fixed preview batch, outside any training step
 
 
@@ -99,7 +100,7 @@ class Trainer:
         elif self.paths["resume"].exists():
             raise BenchError(f"{self.paths['resume']} exists: pass --resume to continue that run, or another --out")
         self.identity = None
-        if cfg.loss.lambda_id > 0:
+        if cfg.loss.lambda_id > 0 or cfg.loss.lambda_id_nce > 0:
             self.identity = self._identity_loss()
         step_module = GeneratorStep(self.G, self.F, cfg, perceptual, self.identity)
         if self.ddp:
@@ -133,7 +134,8 @@ class Trainer:
         data = self.load_data()
         scale = self.cfg.model.image_size / data.images.shape[1]
         theta = mean_crop_theta(data.landmarks * scale, self.cfg.model.image_size)
-        return IdentityLoss(theta).to(self.device)
+        queue = self.cfg.loss.id_queue if self.cfg.loss.lambda_id_nce > 0 else 0
+        return IdentityLoss(theta, queue=queue, temperature=self.cfg.loss.id_temperature).to(self.device)
 
     def _resume(self) -> None:
         path = self.paths["resume"]
@@ -191,7 +193,7 @@ class Trainer:
         self.opts["F"].zero_grad(set_to_none=True)
         nce = 0.5 * (terms["NCE"] + terms["NCE_Y"]) if loss_cfg.nce_idt else terms["NCE"]
         loss_g = (loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce + terms["REG"] + terms["SUP"]
-                  + loss_cfg.lambda_id * terms["ID"])
+                  + loss_cfg.lambda_id * terms["ID"] + loss_cfg.lambda_id_nce * terms["ID_NCE"])
         scaler = self.scalers["G"]
         scaler.scale(loss_g).backward()
         scaler.step(self.opts["G"])
@@ -201,7 +203,8 @@ class Trainer:
         if self.G_ema is not None:
             update_average(self.G_ema, self.G, cfg.ema)
         self.step += 1
-        values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g, terms["ID"])
+        values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g, terms["ID"],
+                  terms["ID_NCE"])
         return {k: float(torch.as_tensor(v).detach()) for k, v in zip(LOSS_NAMES, values)}
 
     @property

@@ -165,6 +165,26 @@ def test_estimate_divides_single_threaded_stages_only():
     assert estimate(counts, speeds, 1, 8) == (2.0 + 5.0, ["embed: unknown"])
     assert estimate(counts, speeds, 4, 8)[0] == pytest.approx(0.5 + 5.0)
     assert estimate(counts, speeds, 16, 8)[0] == pytest.approx(0.25 + 5.0)  # no more workers than cores
+    # threaded stages measured on 8 cores take 8 times as long on one
+    assert estimate(counts, speeds, 1, 1, measured_cores=8)[0] == pytest.approx(2.0 + 40.0)
+
+
+def test_scaling_runs_are_workers_on_cores():
+    from bench.run.scaling import parse_runs
+
+    assert parse_runs("1,2,1/2", 2) == [(1, 1), (2, 2), (1, 2)]
+    for bad in ("1,x", "0", "3", "1/3", "1,1", "2/0"):
+        with pytest.raises(BenchError, match="--scaling"):
+            parse_runs(bad, 2)
+
+
+def test_a_child_pinned_to_one_core_sees_one_core(tmp_path):
+    from bench.run.scaling import measured_run
+
+    out = tmp_path / "cores.txt"
+    code = f"from bench.run.executors import machine_cores; open({str(out)!r}, 'w').write(str(machine_cores()))"
+    result = measured_run([sys.executable, "-c", code], Path.cwd(), {sorted(os.sched_getaffinity(0))[0]})
+    assert result["returncode"] == 0 and out.read_text() == "1"
 
 
 def test_dry_run_prints_plan_and_estimate_and_runs_nothing(tmp_path, bench_data):

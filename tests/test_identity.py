@@ -146,6 +146,35 @@ def test_identity_loss_grows_with_a_different_face_and_reaches_only_the_output(f
 
 
 @pytest.mark.slow
+def test_contrastive_identity_prefers_the_own_input_and_queues_inputs(facenet_torch, faces):
+    from inpaint.data import to_tensor
+    from inpaint.identity import IdentityLoss, mean_crop_theta
+
+    images, landmarks = faces
+    loss = IdentityLoss(mean_crop_theta(landmarks, images.shape[1]), net=facenet_torch, queue=6, temperature=0.1)
+    x = to_tensor(images)[:, :1]
+    with torch.no_grad():
+        cosine, own = loss.terms(x, x)
+    assert len(loss.queue) == 0  # no gradient: not a training step, nothing queued
+    assert float(cosine.abs().max()) < 1e-5
+    # the InfoNCE loss by hand: own input against the batch's inputs
+    embedding = loss.embed(x).detach()
+    logits = embedding @ embedding.T / 0.1
+    expected = torch.logsumexp(logits, dim=1) - logits.diag()
+    torch.testing.assert_close(own, expected, atol=1e-4, rtol=1e-4)
+    shuffled = x[[1, 2, 3, 0]].clone().requires_grad_(True)
+    _, wrong = loss.terms(shuffled, x)
+    assert (wrong > own + 1).all()
+    wrong.sum().backward()
+    assert shuffled.grad is not None and shuffled.grad.abs().sum() > 0
+    assert loss.queue.shape == (4, 512)  # a training step queues its inputs, detached
+    loss.terms(x.clone().requires_grad_(True), x)
+    assert loss.queue.shape == (6, 512) and not loss.queue.requires_grad
+    _, with_queue = loss.terms(x.clone().requires_grad_(True), x)
+    assert with_queue.shape == (4,) and (with_queue.detach() >= own - 1e-4).all()  # more negatives
+
+
+@pytest.mark.slow
 def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
     import csv
 
@@ -157,11 +186,13 @@ def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
         "checkpoint_every": 0, "checkpoint_minutes": 0, "log_every": 1, "bf16": True,
         "model": {"image_size": 32, "ngf": 4, "n_blocks": 2, "ndf": 4, "n_layers_d": 2, "region": "given",
                   "channels": 1},
-        "loss": {"num_patches": 16, "mlp_units": 16, "nce_idt": False, "lambda_id": 1.0},
+        "loss": {"num_patches": 16, "mlp_units": 16, "nce_idt": False, "lambda_id": 1.0, "lambda_id_nce": 0.5,
+                 "id_queue": 4},
         "data": {"root": str(lfw_root), "max_images": 8, "jitter": 2}})
     result = train(cfg, tmp_path, progress=False)
     assert 0 < result["losses"]["ID"] < 2
     with open(run_paths(tmp_path, cfg.name)["log"]) as handle:
         rows = list(csv.DictReader(handle))
     assert [r["step"] for r in rows] == ["1", "2"] and all(float(r["ID"]) > 0 for r in rows)
+    assert all(float(r["ID_NCE"]) >= 0 for r in rows) and float(rows[1]["ID_NCE"]) > 0  # a queue by step 2
     assert "identity consistency" in (tmp_path / "cl-attn.json").read_text()

@@ -18,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-end-to-end", action="store_true", help="do not run the quick protocol end to end")
     parser.add_argument("--skip-model", action="store_true", help="do not run the training/inference model benchmark")
     parser.add_argument("--scaling", metavar="W1,W2,...",
-                        help="instead of the stage speeds: run the same --limit run with each number of local workers "
-                             "(e.g. 1,2) and print wall time, speedup over the first, load and whether metrics.csv agree")
+                        help="instead of the stage speeds: run the same --limit run with W local workers on W cores "
+                             "for each W (e.g. 1,2; W/C for W workers on C cores, e.g. 1/2) and print wall time, "
+                             "speedup over the first, load and whether metrics.csv agree")
     parser.add_argument("--protocol", type=Path, default=Path("protocols/lfw_masked_quick.yaml"),
                         help="--scaling: the protocol to run (default protocols/lfw_masked_quick.yaml)")
     parser.add_argument("--limit", type=int, default=40, help="--scaling: pairs of each run (default 40)")
@@ -70,16 +71,12 @@ def run_scaling(args: argparse.Namespace, log) -> int:
     from bench.atomic import write_json
     from bench.run.scaling import format_scaling, scaling
 
-    try:
-        workers = [int(w) for w in args.scaling.split(",")]
-    except ValueError:
-        raise BenchError(f"--scaling: {args.scaling!r} is not a comma-separated list of worker counts, e.g. 1,2") from None
-    if not workers or min(workers) < 1 or args.repeats < 1 or args.limit < 2:
-        raise BenchError("--scaling needs worker counts >= 1, --repeats >= 1 and --limit >= 2")
+    if args.repeats < 1 or args.limit < 2:
+        raise BenchError("--scaling needs --repeats >= 1 and --limit >= 2")
     if not args.protocol.is_file():
         raise BenchError(f"--protocol: {args.protocol} not found")
     log(f"bench perf --scaling {args.scaling}: {args.protocol} --limit {args.limit}")
-    result = scaling(args.protocol, args.limit, workers, args.repeats, Path.cwd(), log)
+    result = scaling(args.protocol, args.limit, args.scaling, args.repeats, Path.cwd(), log)
     out = args.out or Path("results/perf_scaling.json")
     write_json(out, result)
     print(format_scaling(result))

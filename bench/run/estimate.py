@@ -74,8 +74,11 @@ def single_threaded(stage: str) -> bool:
     return any(stage == s or (s.endswith(":") and stage.startswith(s)) for s in SINGLE_THREADED)
 
 
-def estimate(counts: dict[str, int], speeds: dict[str, float], workers: int, cores: int) -> tuple[float, list[str]]:
-    """Seconds with ``workers`` local workers, and the stages that were never measured."""
+def estimate(counts: dict[str, int], speeds: dict[str, float], workers: int, cores: int,
+             measured_cores: int | None = None) -> tuple[float, list[str]]:
+    """Seconds with ``workers`` local workers on ``cores`` cores, and the stages that were never
+    measured. Threaded stages were measured on ``measured_cores`` (default: ``cores``); on fewer
+    cores their time grows in proportion."""
     serial = threaded = 0.0
     unmeasured = []
     for stage, n in counts.items():
@@ -86,6 +89,7 @@ def estimate(counts: dict[str, int], speeds: dict[str, float], workers: int, cor
             serial += n / speed
         else:
             threaded += n / speed
+    threaded *= max(1.0, (measured_cores or cores) / cores)
     return serial / min(workers, cores) + threaded, unmeasured
 
 

@@ -4,7 +4,8 @@ Every executor yields :class:`ChunkResult` objects as they complete; the runner 
 the cache. A task's result depends only on the task, never on the worker that ran it, so every
 executor gives the same numbers.
 
-- ``local`` with one worker runs the tasks in this process (torch keeps all its threads).
+- ``local`` with one worker runs the tasks in this process, with as many threads as this
+  process has cores (its CPU affinity).
 - ``local`` with N > 1 workers runs them in N spawned processes, each with ``cores // N``
   threads for torch, OpenCV and BLAS, so single-threaded libraries (dlib, OpenCV inpainting,
   mask synthesis) use every core and threaded ones do not oversubscribe.
@@ -79,6 +80,7 @@ def _pool_init(parent: int, threads: int) -> None:
 
 
 def run_inline(worker: ChunkWorker, tasks: list[ChunkTask]) -> Iterator[ChunkResult]:
+    limit_threads(machine_cores())
     for task in tasks:
         yield worker.run(task)
 
