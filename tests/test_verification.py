@@ -65,13 +65,19 @@ def test_stratified_folds_are_balanced_and_seeded():
         stratified_folds(np.array([True] * 5 + [False] * 20), n_folds=10)
 
 
-def test_protocol_folds_uses_complete_pairs_txt_folds_only():
+def test_protocol_folds_keeps_pairs_txt_folds_when_every_fold_is_there():
     own = np.repeat(np.arange(10), 6)
     same = np.tile([True, True, True, False, False, False], 10)
     np.testing.assert_array_equal(protocol_folds(own, same), own)
-    # one pair missing: the own folds are no longer balanced, so stratified folds are used
-    chosen = protocol_folds(own[1:], same[1:], seed=0)
-    np.testing.assert_array_equal(chosen, stratified_folds(same[1:], seed=0))
+    # pairs missing (images absent): the folds of the pairs that remain are kept
+    np.testing.assert_array_equal(protocol_folds(own[1:], same[1:]), own[1:])
+    # a fold without same pairs cannot choose a threshold's "same" side: stratified folds
+    gone = ~((own == 4) & same)
+    np.testing.assert_array_equal(protocol_folds(own[gone], same[gone], seed=0), stratified_folds(same[gone], seed=0))
+    # some folds only (the quick protocol): stratified folds
+    own, same = np.repeat(np.arange(10), 20), np.tile([True] * 10 + [False] * 10, 10)
+    part = own < 3
+    np.testing.assert_array_equal(protocol_folds(own[part], same[part], seed=0), stratified_folds(same[part], seed=0))
 
 
 def test_kfold_accuracy_hand_case_exhaustive():

@@ -10,9 +10,11 @@ so the same grid appears as cosine thresholds ``1 - t/2`` with "same" meaning ``
 (insightface's test script also adds the embedding of the mirrored image before normalising;
 that is the recognizer's business, not the protocol's: recognizers here embed each image once.)
 
-Folds: pairs.txt's own 10 folds when they are complete (300 same + 300 different each),
-otherwise folds stratified by label (:func:`protocol_folds`). Pairs are never split in file
-order without stratifying: pairs.txt lists each fold's same pairs first.
+Folds: pairs.txt's own 10 folds when the run has pairs of all of them, each with same and
+different pairs (a dataset whose images are partly missing keeps the folds of the pairs that
+remain, as papers that drop undetected faces do); otherwise, as when a run uses some of
+pairs.txt's folds only, folds stratified by label (:func:`protocol_folds`). Pairs are never
+split in file order without stratifying: pairs.txt lists each fold's same pairs first.
 """
 from __future__ import annotations
 
@@ -80,15 +82,15 @@ def stratified_folds(same: np.ndarray, n_folds: int = 10, seed: int = 0) -> np.n
 
 
 def protocol_folds(pair_folds: np.ndarray, same: np.ndarray, n_folds: int = 10, seed: int = 0) -> np.ndarray:
-    """The protocol's own folds when all ``n_folds`` are present and each is balanced
-    (as many same as different pairs, the same count in every fold, as in LFW's full pairs.txt);
-    otherwise :func:`stratified_folds`.
+    """The protocol's own folds when all ``n_folds`` are present and each holds same and
+    different pairs (LFW's pairs.txt, also with some pairs missing); otherwise
+    :func:`stratified_folds`.
     """
     pair_folds = np.asarray(pair_folds)
     same = _labels(same, pair_folds.shape[0])
     if set(np.unique(pair_folds).tolist()) == set(range(n_folds)):
         cells = np.bincount(pair_folds.astype(np.int64) * 2 + same, minlength=2 * n_folds)
-        if (cells == cells[0]).all():
+        if (cells > 0).all():
             return pair_folds.astype(np.int64)
     return stratified_folds(same, n_folds=n_folds, seed=seed)
 
