@@ -62,7 +62,14 @@ class SlowMAE(ImageMetric):
     def per_image(self, reference, candidate, masks):
         time.sleep(float(os.environ.get("TEST_METRIC_DELAY", "0")))
         diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
-        return diff.reshape(len(diff), -1).mean(axis=1)
+        return diff.reshape(len(diff), -1).mean(axis=1) * self.scale
+
+    @property
+    def scale(self) -> float:
+        return float(os.environ.get("TEST_METRIC_SCALE", "1"))
+
+    def describe(self) -> dict:
+        return {"scale": self.scale}
 
 
 class SlowMeanDistance(SetMetric):

@@ -213,3 +213,24 @@ def test_a_changed_method_is_recomputed_not_read_from_the_cache(tmp_path, bench_
     assert run_with(255) == white  # unchanged options: the cache is used and gives the same number
     printed = capsys.readouterr()
     assert "changed since" not in printed.out + printed.err
+
+
+@pytest.mark.slow
+def test_a_changed_metric_drops_the_cached_scores(tmp_path, bench_data, capsys, monkeypatch):
+    out = tmp_path / "out"
+
+    def run_with(scale: str) -> float:
+        monkeypatch.setenv("TEST_METRIC_SCALE", scale)
+        assert main(["run", str(write_protocol(tmp_path, limit=4, methods="masked", metrics="tests.plugins:SlowMAE")),
+                     "--out", str(out), "--no-report"]) == 0
+        metrics = pd.read_csv(out / "metrics.csv")
+        return float(metrics[(metrics.metric == "tests.plugins:SlowMAE") & (metrics.method == "masked")].value.iloc[0])
+
+    one = run_with("1")
+    capsys.readouterr()
+    two = run_with("2")
+    printed = capsys.readouterr()
+    assert "a recognizer or metric changed" in printed.out + printed.err
+    assert two == pytest.approx(2 * one, abs=2e-4)  # metrics.csv rounds to 4 decimals
+    assert run_with("2") == two
+    assert "changed since" not in "".join(capsys.readouterr())

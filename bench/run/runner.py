@@ -89,6 +89,26 @@ class Runner:
                     shutil.rmtree(self.cache / "conditions" / safe_name(style) / safe_name(label), ignore_errors=True)
                 write_json(record, {"sha256": digest, "describe": facts})
 
+    def _forget_changed_scorers(self) -> None:
+        """Drop every cached score, feature and embedding when a recognizer or metric describes
+        itself differently from the one that made them (another backend, model or option), so a
+        table never mixes two scorers under one name."""
+        scorers = {"recognizers": self.comp.recognizers, "image metrics": self.comp.image_metrics,
+                   "features": self.comp.feature_extractors()}
+        facts = {group: {name: {k: v for k, v in item.describe().items() if k != "device"}
+                         for name, item in items.items()} for group, items in scorers.items()}
+        digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+        record = self.cache / "scorers.json"
+        old = json.loads(record.read_text()).get("sha256") if record.is_file() else None
+        if old == digest:
+            return
+        if old is not None:
+            self.log("a recognizer or metric changed since the cached scores were made (model, backend or "
+                     "options): recomputing every chunk")
+            for folder in (CLEAN, "conditions"):
+                shutil.rmtree(self.cache / folder, ignore_errors=True)
+        write_json(record, {"sha256": digest, "describe": facts})
+
     def _tasks(self) -> list[ChunkTask]:
         chunks = self.plan.chunks(self.protocol.batch_size)
         tasks = []
@@ -115,6 +135,7 @@ class Runner:
         chunks = self.plan.chunks(self.protocol.batch_size)
         write_json(self.cache / "plan.json", {"fingerprint": self.plan.fingerprint(self.protocol.batch_size),
                                               "faces": len(self.plan.faces), "chunks": len(chunks)})
+        self._forget_changed_scorers()
         self._forget_changed_methods()
         per_chunk = 1 + len(self.styles) * len(self.comp.methods)
         tasks = self._tasks()
