@@ -8,7 +8,7 @@ face and partly ignores an occluder; a fill that invents a lower face of somebod
 the embedding away, and this term pushes the fill towards lower faces that agree with the
 identity of the visible part.
 
-The recognizer is FaceNet 20180408-102900 (:mod:`inpaint.networks.facenet`, the weights of the
+The recognizer is FaceNet 20180408-102900 (:mod:`bench.recognizers.facenet_torch`, the weights of the
 benchmark's ``facenet`` asset), frozen. The benchmark scores verification with FaceNet too, so
 the tables treat dlib's ResNet, which no loss sees, as the independent judge.
 
@@ -27,7 +27,7 @@ from torch import nn
 
 from bench.landmarks import five_point
 from bench.recognizers.facenet import ASSET_NAME, SIZE, crop_matrix
-from inpaint.networks.facenet import InceptionResnetV1, load_graph_weights, prewhiten
+from bench.recognizers.facenet_torch import InceptionResnetV1, load_graph_weights, prewhiten
 
 
 def _homogeneous(matrix: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.api import BenchError
-from inpaint.tf_graph import constants
+from bench.recognizers.tf_graph import constants
 
 # --- the GraphDef reader, on graphs built here with the protobuf wire format ----------------------
 
@@ -76,7 +76,7 @@ def graph_path():
 
 @pytest.fixture(scope="module")
 def facenet_torch(graph_path):
-    from inpaint.networks.facenet import InceptionResnetV1, load_graph_weights
+    from bench.recognizers.facenet_torch import InceptionResnetV1, load_graph_weights
 
     return load_graph_weights(InceptionResnetV1(), graph_path)
 
@@ -95,10 +95,10 @@ def faces(lfw_root):
 @pytest.mark.slow
 def test_facenet_in_torch_equals_opencvs_run_of_the_graph(facenet_torch, faces):
     from bench import registry
-    from inpaint.networks.facenet import prewhiten
+    from bench.recognizers.facenet_torch import prewhiten
 
     images, landmarks = faces
-    recognizer = registry.create("recognizer", "facenet")
+    recognizer = registry.create("recognizer", "facenet", backend="opencv")
     crops = recognizer.crops(images, landmarks)
     reference = recognizer.embed(images, landmarks)
     x = prewhiten(torch.from_numpy(crops).permute(0, 3, 1, 2).float())

@@ -1,12 +1,16 @@
-"""FaceNet 20180408-102900 (Inception-ResNet-v1, 512-d) as a differentiable torch network.
+"""FaceNet 20180408-102900 (Inception-ResNet-v1, 512-d) as a torch network.
 
-The benchmark's ``facenet`` recognizer runs David Sandberg's frozen TensorFlow graph through
-OpenCV; this is the same network in torch so a training loss can take gradients through it.
+The network of David Sandberg's frozen TensorFlow graph, the benchmark's ``facenet`` asset,
+with the weights read out of that graph (:mod:`bench.recognizers.tf_graph`). The ``facenet``
+recognizer (:mod:`bench.recognizers.facenet`) runs it by default, in batches (OpenCV's run of
+the graph takes one image at a time); the training code's identity loss takes gradients through it.
+
 The frozen graph has every batch norm of the trunk folded into its convolution (a weight and a
 ``Conv2D_bn_offset`` bias), so each basic unit here is a biased convolution and a ReLU; the
 bottleneck keeps its batch norm (epsilon 0.001, no scale). Layer scopes follow the graph's
 (``Repeat/block35_1/Branch_1/Conv2d_0b_3x3``) so :func:`load_graph_weights` maps names one to
-one; `tests/test_identity.py` checks the result against OpenCV's output.
+one; ``tests/test_identity.py`` and ``tests/test_facenet_backends.py`` check the result against
+OpenCV's output.
 
 Input: ``N x 3 x 160 x 160`` RGB, prewhitened per image (:func:`prewhiten`). Output: the
 L2-normalised embeddings.
@@ -21,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.api import BenchError
+from bench.recognizers.tf_graph import constants
 
 ROOT = "InceptionResnetV1"
 
@@ -145,8 +150,6 @@ def prewhiten(x: torch.Tensor) -> torch.Tensor:
 
 def load_graph_weights(net: InceptionResnetV1, graph: Path | str) -> InceptionResnetV1:
     """Fill ``net`` from the frozen graph's constants; every parameter must be found."""
-    from inpaint.tf_graph import constants
-
     consts = constants(graph)
 
     def take(name: str) -> np.ndarray:

@@ -6,6 +6,8 @@ tensors as numpy arrays by node name: GraphDef.node (1) -> NodeDef.name (1), .op
 .attr (5, map<string, AttrValue>) -> AttrValue.tensor (8) -> TensorProto.dtype (1),
 .tensor_shape (2: repeated dim (2) -> size (1)), .tensor_content (4), .float_val (5),
 .int_val (7). Other node kinds and fields are skipped.
+
+:mod:`bench.recognizers.facenet_torch` reads FaceNet's weights out of the ``facenet`` asset with it.
 """
 from __future__ import annotations
 
