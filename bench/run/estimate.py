@@ -1,10 +1,10 @@
 """``bench run --dry-run``: the plan of a run and its expected time per worker count.
 
 The time comes from the stage speeds that ``bench perf`` measured on this machine (kept in the
-cache folder as ``perf.json``). Stages that run one thread (dlib, OpenCV inpainting, mask
-synthesis, pixel metrics) divide among ``min(workers, cores)`` processes; threaded stages (torch
-networks, OpenCV's dnn module) were measured with every core and keep their time. Worker
-start-up is not counted.
+cache folder as ``perf.json``). Stages that run one thread (dlib's landmarks, OpenCV inpainting,
+mask synthesis, pixel metrics) divide among ``min(workers, cores)`` processes; threaded stages
+(the torch networks: FID features, LPIPS, the recognizers, the models) were measured with every
+core and keep their time. Worker start-up is not counted.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bench.run.plan import Plan
 from bench.run.runner import pending_work, style_names
 
 SINGLE_THREADED = ("landmarks (dlib 68-point)", "mask synthesis:", "inpaint: masked", "inpaint: telea", "inpaint: navier-stokes",
-                   "metric: psnr", "metric: psnr-mask", "metric: l1-mask", "embed: dlib")
+                   "metric: psnr", "metric: psnr-mask", "metric: l1-mask")
 METRIC_STAGES = {"ssim": "metric: ssim (ours, batched)", "lpips": "metric: lpips (ours, references reused)",
                  "fid": "FID features (ours)", "kid": "FID features (ours)"}
 
