@@ -95,7 +95,7 @@ class Runner:
         table never mixes two scorers under one name."""
         scorers = {"recognizers": self.comp.recognizers, "image metrics": self.comp.image_metrics,
                    "features": self.comp.feature_extractors()}
-        facts = {group: {name: {k: v for k, v in item.describe().items() if k != "device"}
+        facts = {group: {name: {k: v for k, v in getattr(item, "describe", dict)().items() if k != "device"}
                          for name, item in items.items()} for group, items in scorers.items()}
         digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
         record = self.cache / "scorers.json"
