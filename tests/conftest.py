@@ -34,3 +34,23 @@ def make_mini_lfw(dst: Path, src: Path, people: dict[str, int], pairs_lines: lis
                 shutil.copy(image, dst / name / image.name)
     (dst / "pairs.txt").write_text(header + "\n" + "\n".join(pairs_lines) + "\n")
     return dst
+
+
+def fold1_pairs(lfw_root: Path, n_pairs: int) -> tuple:
+    """Images, landmarks, pair indices (a, b) and labels of the first ``n_pairs`` same and
+    ``n_pairs`` different pairs of fold 1 of pairs.txt whose images are present."""
+    import numpy as np
+
+    from bench.data.imageio import load_rgb
+    from bench.data.lfw import LFW
+    from bench.landmarks import LandmarkDetector
+
+    pairs = LFW(lfw_root).pairs("pairs", folds=[1]).pairs
+    chosen = [p for p in pairs if p.same][:n_pairs] + [p for p in pairs if not p.same][:n_pairs]
+    ids = sorted({p.a for p in chosen} | {p.b for p in chosen})
+    images = np.stack([load_rgb(lfw_root / face_id) for face_id in ids])
+    landmarks, _ = LandmarkDetector().detect_batch(images)
+    index = {face_id: i for i, face_id in enumerate(ids)}
+    a = np.array([index[p.a] for p in chosen])
+    b = np.array([index[p.b] for p in chosen])
+    return images, landmarks, a, b, np.array([p.same for p in chosen])

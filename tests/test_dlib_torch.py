@@ -14,6 +14,7 @@ from bench.api import BenchError
 from bench.metrics.verification import cosine_scores
 from bench.recognizers.dlib_resnet import default_model_path
 from bench.recognizers.dlib_torch import _add_padded, face_descriptors, read_weights
+from tests.conftest import fold1_pairs
 
 N_PAIRS = 4  # of each kind, from fold 1 of pairs.txt: at most 16 faces
 TOLERANCE = 1e-4  # observed: under 1e-6 on unnormalised descriptors of norm about 1.4
@@ -22,17 +23,7 @@ TOLERANCE = 1e-4  # observed: under 1e-6 on unnormalised descriptors of norm abo
 @pytest.fixture(scope="module")
 def faces(lfw_root):
     """Images, landmarks and pair indices of the first same and different pairs of fold 1."""
-    from bench.data.imageio import load_rgb
-    from bench.data.lfw import LFW
-    from bench.landmarks import LandmarkDetector
-
-    pairs = LFW(lfw_root).pairs("pairs", folds=[1]).pairs
-    chosen = [p for p in pairs if p.same][:N_PAIRS] + [p for p in pairs if not p.same][:N_PAIRS]
-    ids = sorted({p.a for p in chosen} | {p.b for p in chosen})
-    images = np.stack([load_rgb(lfw_root / face_id) for face_id in ids])
-    landmarks, _ = LandmarkDetector().detect_batch(images)
-    index = {face_id: i for i, face_id in enumerate(ids)}
-    return images, landmarks, np.array([index[p.a] for p in chosen]), np.array([index[p.b] for p in chosen])
+    return fold1_pairs(lfw_root, N_PAIRS)[:4]
 
 
 @pytest.fixture(scope="module")

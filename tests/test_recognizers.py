@@ -10,6 +10,7 @@ import pytest
 from bench import registry
 from bench.api import BenchError, Unavailable
 from bench.metrics.verification import auc, cosine_scores
+from tests.conftest import fold1_pairs
 
 N_PAIRS = 8  # of each kind, from fold 1 of pairs.txt
 
@@ -17,19 +18,7 @@ N_PAIRS = 8  # of each kind, from fold 1 of pairs.txt
 @pytest.fixture(scope="module")
 def lfw_pairs(lfw_root):
     """Images, landmarks and pair indices of the first present same and different pairs of fold 1."""
-    from bench.data.imageio import load_rgb
-    from bench.data.lfw import LFW
-    from bench.landmarks import LandmarkDetector
-
-    pairs = LFW(lfw_root).pairs("pairs", folds=[1]).pairs
-    chosen = [p for p in pairs if p.same][:N_PAIRS] + [p for p in pairs if not p.same][:N_PAIRS]
-    ids = sorted({p.a for p in chosen} | {p.b for p in chosen})
-    images = np.stack([load_rgb(lfw_root / face_id) for face_id in ids])
-    landmarks, _ = LandmarkDetector().detect_batch(images)
-    index = {face_id: i for i, face_id in enumerate(ids)}
-    a = np.array([index[p.a] for p in chosen])
-    b = np.array([index[p.b] for p in chosen])
-    return images, landmarks, a, b, np.array([p.same for p in chosen])
+    return fold1_pairs(lfw_root, N_PAIRS)
 
 
 def check_embeddings(emb: np.ndarray, n: int, dim: int) -> None:
