@@ -50,8 +50,8 @@ def _gray_faces(n=3, size=40, seed=0):
 def test_given_region_changes_only_the_dilated_mask(tmp_path):
     path, _ = _checkpoint(tmp_path, attention=True, region="given", channels=1, skips=True,
                           region_dilate=2, region_feather=1)
-    inp = plugin.ContrastiveAttention(checkpoint=path)
-    assert inp.needs_mask is True and inp.describe()["region"] == "given"
+    inp = plugin.ContrastiveAttention(checkpoint=path, region_dilate=None)  # the checkpoint's margin
+    assert inp.needs_mask is True and inp.describe()["region"] == "given" and inp.describe()["region_dilate"] == 2
     images = _gray_faces()
     masks = np.zeros(images.shape[:3], bool)
     masks[:, 22:34, 8:30] = True
@@ -62,6 +62,15 @@ def test_given_region_changes_only_the_dilated_mask(tmp_path):
     assert (out[:, masks[0]] != images[:, masks[0]]).any()
     # a gray face stays gray: the luminance model fills all three channels alike
     assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    # the default margin is 1 px at the model size: 1 + 1 px at 40 px; nothing outside changes
+    narrow = plugin.ContrastiveAttention(checkpoint=path)
+    assert narrow.describe()["region_dilate"] == 1
+    out = narrow(images, masks)
+    grown = cv2.dilate(masks.astype(np.uint8)[0], np.ones((5, 5), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(out[:, ~grown], images[:, ~grown])
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(BenchError, match="region_dilate"):
+            plugin.ContrastiveAttention(checkpoint=path, region_dilate=bad)
 
 
 def test_learned_region_blends_with_its_own_map(tmp_path):
