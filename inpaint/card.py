@@ -46,6 +46,10 @@ def describe_architecture(cfg: Any) -> str:
         if l.lambda_id > 0:
             training += (f"; identity consistency 1 - cos(FaceNet(output), FaceNet(input)) with the input's "
                          f"embedding detached, weight {l.lambda_id}")
+        if l.lambda_id_nce > 0:
+            training += (f"; contrastive identity (InfoNCE, T={l.id_temperature}: the output's FaceNet embedding "
+                         f"against its own input's and those of the batch and the last {l.id_queue} inputs), "
+                         f"weight {l.lambda_id_nce}")
     if cfg.ema > 0:
         training += f"; released weights: exponential moving average of the generator (decay {cfg.ema})"
     return (f"{'luminance' if m.channels == 1 else 'RGB'} ResNet generator at {m.image_size}x{m.image_size}: 7x7 conv "
