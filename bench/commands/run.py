@@ -94,12 +94,20 @@ def execute(protocol, plan, out_dir: Path, log, start: float, report: bool = Tru
     from bench import components
     from bench.run import provenance
     from bench.run.aggregate import aggregate
+    from bench.run.executors import start_pool
     from bench.run.results import write_results, write_sample_index
-    from bench.run.runner import Runner, style_names
+    from bench.run.runner import Runner, pending_work, style_names
 
-    comp = components.build(protocol, log=log)
-    runner = Runner(protocol, plan, comp, out_dir, log=log)
-    runner.run(executor, workers, address)
+    # local workers start (and load their models) while this process loads its own
+    work = pending_work(protocol, plan, [spec.display for spec in protocol.methods], out_dir / "cache")
+    pool = start_pool(executor, protocol, workers, len(work)) if work else None
+    try:
+        comp = components.build(protocol, log=log)
+        runner = Runner(protocol, plan, comp, out_dir, log=log)
+        runner.run(executor, workers, address, pool)
+    finally:
+        if pool is not None:
+            pool.close()
     t0 = time.perf_counter()
     tables = aggregate(protocol, plan, comp, out_dir)
     runner.timings["aggregate"] += time.perf_counter() - t0

@@ -53,12 +53,7 @@ def limit_threads(threads: int) -> None:
 
 def run_chunk(protocol: Protocol, task: ChunkTask, threads: int = 1) -> ChunkResult:
     """Run one task in a worker process, building the protocol's components on its first task."""
-    key = repr(protocol.to_dict())
-    if _WORKER.get("key") != key:
-        from bench import components
-
-        limit_threads(threads)
-        _WORKER.update(key=key, worker=ChunkWorker(protocol, components.build(protocol, log=lambda _: None)))
+    _warm_up(protocol, threads)
     return _WORKER["worker"].run(task)
 
 
@@ -85,23 +80,54 @@ def run_inline(worker: ChunkWorker, tasks: list[ChunkTask]) -> Iterator[ChunkRes
         yield worker.run(task)
 
 
-def run_pool(protocol: Protocol, tasks: list[ChunkTask], workers: int, threads: int) -> Iterator[ChunkResult]:
-    import multiprocessing
+def _warm_up(protocol: Protocol, threads: int) -> None:
+    """Build a worker's components before its first task arrives."""
+    key = repr(protocol.to_dict())
+    if _WORKER.get("key") != key:
+        from bench import components
 
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_init,
-                             initargs=(os.getpid(), threads)) as pool:
-        pending = {pool.submit(run_chunk, protocol, task, threads) for task in tasks}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        except BrokenProcessPool as exc:
-            raise BenchError(f"a worker process died ({exc}); run the same command again to resume from the cache") from None
-        finally:
-            for future in pending:
-                future.cancel()
+        limit_threads(threads)
+        _WORKER.update(key=key, worker=ChunkWorker(protocol, components.build(protocol, log=lambda _: None)))
+
+
+class LocalPool:
+    """Worker processes started before the driver loads its own models, so that both load at
+    once; each builds the protocol's components as soon as it starts."""
+
+    def __init__(self, protocol: Protocol, workers: int) -> None:
+        import multiprocessing
+
+        self.workers = workers
+        self.threads = max(1, machine_cores() // workers)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_pool_init, initargs=(os.getpid(), self.threads))
+        for _ in range(workers):  # one warm-up each: a busy process makes the pool spawn the next
+            self.pool.submit(_warm_up, protocol, self.threads)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_pool(executor: str, protocol: Protocol, workers: int | None, n_chunks: int) -> LocalPool | None:
+    """A started pool for a local run with more than one worker, else None."""
+    n = resolve_workers(executor, workers, n_chunks)
+    return LocalPool(protocol, n) if executor == "local" and n > 1 else None
+
+
+def run_pool(protocol: Protocol, tasks: list[ChunkTask], local: LocalPool) -> Iterator[ChunkResult]:
+    """Results of ``tasks`` from the pool's processes as they complete; the pool is closed after."""
+    pending = {local.pool.submit(run_chunk, protocol, task, local.threads) for task in tasks}
+    try:
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    except BrokenProcessPool as exc:
+        raise BenchError(f"a worker process died ({exc}); run the same command again to resume from the cache") from None
+    finally:
+        for future in pending:
+            future.cancel()
+        local.close()
 
 
 def resolve_workers(executor: str, workers: int | None, n_tasks: int) -> int:
@@ -113,8 +139,10 @@ def resolve_workers(executor: str, workers: int | None, n_tasks: int) -> int:
 
 
 def execute_tasks(executor: str, protocol: Protocol, comp: Components, tasks: list[ChunkTask],
-                  workers: int | None, address: str | None, log: Callable[[str], None]) -> Iterator[ChunkResult]:
-    """Results of ``tasks`` as they complete, from the chosen executor."""
+                  workers: int | None, address: str | None, log: Callable[[str], None],
+                  pool: LocalPool | None = None) -> Iterator[ChunkResult]:
+    """Results of ``tasks`` as they complete, from the chosen executor (a local run with more
+    than one worker uses ``pool`` when one was started, else starts its own)."""
     if not tasks:
         return iter(())
     if executor == "ray":
@@ -123,9 +151,10 @@ def execute_tasks(executor: str, protocol: Protocol, comp: Components, tasks: li
         return run_ray(protocol, tasks, workers, address, log)
     if executor != "local":
         raise BenchError(f"--executor: {executor!r} unknown; choose from {', '.join(EXECUTORS)}")
-    n = resolve_workers(executor, workers, len(tasks))
-    if n == 1:
-        return run_inline(ChunkWorker(protocol, comp), tasks)
-    threads = max(1, machine_cores() // n)
-    log(f"local executor: {n} worker processes, {threads} thread(s) each")
-    return run_pool(protocol, tasks, n, threads)
+    if pool is None:
+        n = resolve_workers(executor, workers, len(tasks))
+        if n == 1:
+            return run_inline(ChunkWorker(protocol, comp), tasks)
+        pool = LocalPool(protocol, n)
+    log(f"local executor: {pool.workers} worker processes, {pool.threads} thread(s) each")
+    return run_pool(protocol, tasks, pool)

@@ -23,7 +23,7 @@ from bench.components import Components
 from bench.data.imageio import save_png
 from bench.protocol import Protocol
 from bench.run.chunk import CLEAN, ChunkResult, ChunkTask, make_task, safe_name
-from bench.run.executors import execute_tasks
+from bench.run.executors import LocalPool, execute_tasks
 from bench.run.plan import Plan
 
 
@@ -131,7 +131,8 @@ class Runner:
         for stage, seconds in result.timings.items():
             self.timings[stage] += seconds
 
-    def run(self, executor: str = "local", workers: int | None = None, address: str | None = None) -> None:
+    def run(self, executor: str = "local", workers: int | None = None, address: str | None = None,
+            pool: LocalPool | None = None) -> None:
         chunks = self.plan.chunks(self.protocol.batch_size)
         write_json(self.cache / "plan.json", {"fingerprint": self.plan.fingerprint(self.protocol.batch_size),
                                               "faces": len(self.plan.faces), "chunks": len(chunks)})
@@ -141,7 +142,7 @@ class Runner:
         tasks = self._tasks()
         with tqdm(total=len(chunks) * per_chunk, desc="bench run", unit="task", dynamic_ncols=True) as progress:
             progress.update(len(chunks) * per_chunk - sum((t.landmarks is None) + len(t.conditions) for t in tasks))
-            for result in execute_tasks(executor, self.protocol, self.comp, tasks, workers, address, self.log):
+            for result in execute_tasks(executor, self.protocol, self.comp, tasks, workers, address, self.log, pool):
                 self._store(result)
                 progress.update((result.clean is not None) + len(result.conditions))
 
