@@ -61,8 +61,8 @@ def test_shipped_configs_are_valid():
 
     configs = WEIGHTS.parent / "configs"
     released = load_config(configs / "cl-attn.yaml").to_dict()
-    # the ablations are of the recipe before the identity term and the moving average were added
-    released["loss"]["lambda_id"], released["ema"] = 0.0, 0.0
+    # the ablations are of the recipe before the identity terms and the moving average were added
+    released["loss"]["lambda_id"], released["loss"]["lambda_id_nce"], released["ema"] = 0.0, 0.0, 0.0
     for path, changed in [("cut.yaml", {"model.attention": False}), ("unet-paired.yaml", None),
                           ("ablations/no-sn.yaml", {"model.spectral_norm": False}),
                           ("ablations/no-nce.yaml", {"loss.lambda_nce": 0.0})]:
