@@ -41,8 +41,7 @@ from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID", "ID_NCE")
-VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked", "id_auc", "id_auc_masked", "id_top1",
-             "id_top1_masked")
+VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked", "id_auc", "id_auc_masked", "id_top1", "id_top1_masked")
 PREVIEW_STEP = 2**40  # the data seed of the fixed preview batch, outside any training step
 
 
@@ -203,9 +202,8 @@ class Trainer:
         if self.G_ema is not None:
             update_average(self.G_ema, self.G, cfg.ema)
         self.step += 1
-        values = (d_real, d_fake, g_gan, terms["NCE"], terms["NCE_Y"], terms["REG"], terms["SUP"], loss_g, terms["ID"],
-                  terms["ID_NCE"])
-        return {k: float(torch.as_tensor(v).detach()) for k, v in zip(LOSS_NAMES, values)}
+        values = {**terms, "D_real": d_real, "D_fake": d_fake, "G_GAN": g_gan, "G": loss_g}
+        return {k: float(torch.as_tensor(values[k]).detach()) for k in LOSS_NAMES}
 
     @property
     def released(self) -> torch.nn.Module:
