@@ -1,5 +1,5 @@
 """Recompute the LFW-gray face frame that real photos are aligned to (bench/photos/frame.py)
-and the prior of where masks lie in it (bench/photos/mask_prior.png).
+and the prior of where masks lie in it (bench/photos/mask_prior.npz).
 
 YuNet runs on every image of the model's training pool (inpaint/weights/cl-attn.split.json),
 padded by 40 px of flat gray so that the tight crops do not touch the frame; the mean of its
@@ -63,7 +63,7 @@ def main() -> None:
     print(f"faces found: {n} of {len(split['ids'])}")
     print("TEMPLATE = np.array(" + json.dumps([[round(float(v), 2) for v in row] for row in points]) + ", np.float32)")
     prior = mask_prior([root / face_id for face_id in split["ids"]])
-    cv2.imwrite(str(PRIOR_PATH), prior.astype(np.uint8) * 255)
+    np.savez_compressed(PRIOR_PATH, prior=prior)
     print(f"mask prior: {prior.mean():.3f} of the crop -> {PRIOR_PATH}")
 
 

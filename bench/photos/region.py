@@ -3,7 +3,7 @@
 1. **Candidate**: the union of the four synthetic mask styles the model was trained to remove
    (surgical, N95, KN95, cloth), drawn from the crop's 68 landmarks where they would sit on
    this face, joined with the prior of where they lie on LFW-gray's aligned faces
-   (``mask_prior.png``, ``scripts/photo_frame.py``): dlib's predictor tends to draw the jaw of a
+   (``mask_prior.npz``, ``scripts/photo_frame.py``): dlib's predictor tends to draw the jaw of a
    masked face too high, and the prior does not depend on it. The candidate is larger than most
    real masks.
 2. **Colour segmentation** (colour photos): the visible skin of the upper face (between the brows
@@ -30,7 +30,7 @@ CANDIDATE_STYLES = ("surgical", "n95", "kn95", "cloth")
 CHROMA_DISTANCE = 14.0  # Cr/Cb units (0-255): beyond this a pixel is not skin
 LUMA_RATIO = 0.45  # |Y - Y_skin| / Y_skin beyond this: much darker or brighter than skin (black, white masks)
 MIN_COVER = 0.15
-PRIOR_PATH = Path(__file__).with_name("mask_prior.png")
+PRIOR_PATH = Path(__file__).with_name("mask_prior.npz")
 DILATE = 3
 SOURCES = {
     "segmented": "colour segmentation inside the landmark-drawn candidate",
@@ -46,10 +46,10 @@ def _disc(radius: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def mask_prior() -> np.ndarray:
     """Bool 160 x 160 prior of where masks lie on aligned faces."""
-    prior = cv2.imread(str(PRIOR_PATH), cv2.IMREAD_GRAYSCALE)
-    if prior is None:
+    if not PRIOR_PATH.is_file():
         raise FileNotFoundError(f"{PRIOR_PATH} is missing: run scripts/photo_frame.py")
-    return prior > 127
+    with np.load(PRIOR_PATH, allow_pickle=False) as data:
+        return data["prior"].astype(bool)
 
 
 def candidate(crop: np.ndarray, landmarks68: np.ndarray, prior: bool = True) -> np.ndarray:
