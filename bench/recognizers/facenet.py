@@ -194,8 +194,7 @@ class FaceNet(Recognizer):
         out = np.empty((crops.shape[0], self.dim), dtype=np.float32)
         if self.backend == "torch":
             for start in range(0, crops.shape[0], self.batch_size):
-                blob = np.concatenate([prewhiten(crop.transpose(2, 0, 1)[None].astype(np.float32))
-                                       for crop in crops[start:start + self.batch_size]])
+                blob = prewhiten(crops[start:start + self.batch_size].transpose(0, 3, 1, 2).astype(np.float32))
                 out[start:start + blob.shape[0]] = _forward_torch(self._net, blob)
             return l2_normalise(out)
         for i, crop in enumerate(crops):
