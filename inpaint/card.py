@@ -50,6 +50,9 @@ def describe_architecture(cfg: Any) -> str:
             training += (f"; contrastive identity (InfoNCE, T={l.id_temperature}: the output's FaceNet embedding "
                          f"against its own input's and those of the batch and the last {l.id_queue} inputs), "
                          f"weight {l.lambda_id_nce}")
+        if l.lambda_id_shift > 0:
+            training += (f"; identity-neutral fill (each face's FaceNet embedding move from input to output against "
+                         f"the batch's mean move, squared L2), weight {l.lambda_id_shift}")
     if cfg.ema > 0:
         training += f"; released weights: exponential moving average of the generator (decay {cfg.ema})"
     return (f"{'luminance' if m.channels == 1 else 'RGB'} ResNet generator at {m.image_size}x{m.image_size}: 7x7 conv "

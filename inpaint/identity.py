@@ -80,29 +80,38 @@ class IdentityLoss(nn.Module):
         return self.net(prewhiten(crops))
 
     def forward(self, output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
-        return self.terms(output, source)[0]
+        return self.terms(output, source)["ID"]
 
-    def terms(self, output: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per image: ``1 - cos`` to its own input, and the contrastive term (zeros without a queue).
+    def terms(self, output: torch.Tensor, source: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per image, by the trainer's loss names:
 
-        The contrastive term is the InfoNCE loss of telling an output's own input apart from
-        the inputs of the other faces in the batch and of the last ``queue`` occluded inputs
-        seen in training (their embeddings, detached): the fill should carry *this* person's
-        identity, not a generic lower face that every input is equally close to. It compares
-        outputs with occluded inputs only, so training stays unpaired.
+        - ``ID``: ``1 - cos`` to its own input.
+        - ``ID_NCE``: the InfoNCE loss of telling an output's own input apart from the inputs of
+          the other faces in the batch and of the last ``queue`` occluded inputs seen in training
+          (their embeddings, detached): the fill should carry *this* person's identity, not a
+          generic lower face that every input is equally close to. Zeros without a queue.
+        - ``ID_SHIFT``: how far the embedding's move from input to output, ``FaceNet(G(x)) -
+          FaceNet(x)``, lies from the batch's mean move (squared L2). Removing a mask must move
+          every embedding somewhere; a move common to all faces carries no identity, while a
+          fill that invents a lower face of its own moves each face differently.
+
+        Outputs are compared with occluded inputs only, so training stays unpaired.
         """
         with torch.no_grad():
             target = self.embed(source).float()
         embedding = self.embed(output).float()
         own = (embedding * target).sum(dim=1)
+        move = embedding - target
+        terms = {"ID": 1 - own, "ID_NCE": torch.zeros_like(own),
+                 "ID_SHIFT": (move - move.mean(dim=0, keepdim=True)).pow(2).sum(dim=1)}
         if self.queue_size <= 0:
-            return 1 - own, torch.zeros_like(own)
+            return terms
         others = torch.cat([target, self.queue.to(target.device)])
         logits = embedding @ others.T / self.temperature
-        contrastive = F.cross_entropy(logits, torch.arange(len(own), device=logits.device), reduction="none")
+        terms["ID_NCE"] = F.cross_entropy(logits, torch.arange(len(own), device=logits.device), reduction="none")
         if torch.is_grad_enabled():  # a training step: later batches see these inputs as negatives
             self.queue = torch.cat([target.detach(), self.queue.to(target.device)])[: self.queue_size]
-        return 1 - own, contrastive
+        return terms
 
     def train(self, mode: bool = True) -> IdentityLoss:
         super().train(mode)

@@ -50,6 +50,6 @@ def open_log(path: Path, step: int, columns: list[str]) -> _Log:
     handle = open(path, "w", newline="", encoding="utf-8")
     log = _Log(handle)
     log.writerow(header)
-    for row in rows:
-        log.writerow(row)
+    for row in rows:  # rows of a run logged before a column was added get it empty
+        log.writerow(row + [""] * (len(header) - len(row)))
     return log

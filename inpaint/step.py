@@ -89,7 +89,7 @@ class GeneratorStep(nn.Module):
         fake, _, region, feats = g(x, mask_a if g.region == "given" else None, return_features=True)
         zero = fake.new_zeros(())
         terms = {"fake_a": fake[:n], "fake_b": fake[n:] if run_b else None, "NCE": zero, "NCE_Y": zero,
-                 "REG": zero, "SUP": zero, "ID": zero, "ID_NCE": zero}
+                 "REG": zero, "SUP": zero, "ID": zero, "ID_NCE": zero, "ID_SHIFT": zero}
         if loss.lambda_nce > 0:
             keep = fake.shape[0] if loss.nce_idt else n
             weights = None
@@ -104,8 +104,7 @@ class GeneratorStep(nn.Module):
             terms["REG"] = (loss.lambda_region_clean * region[n:].mean() + loss.lambda_region_area * region[:n].mean()
                             + loss.lambda_region_tv * total_variation(region[:n]).mean())
         if self.identity is not None:
-            cosine, contrastive = self.identity.terms(terms["fake_a"], real_a)
-            terms["ID"], terms["ID_NCE"] = cosine.mean(), contrastive.mean()
+            terms.update({k: v.mean() for k, v in self.identity.terms(terms["fake_a"], real_a).items()})
         if loss.supervised:
             if clean_a is None:
                 raise ValueError("the supervised baseline needs the clean faces of A")

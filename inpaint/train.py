@@ -40,7 +40,7 @@ from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID", "ID_NCE")
+LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID", "ID_NCE", "ID_SHIFT")
 VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked", "id_auc", "id_auc_masked", "id_top1", "id_top1_masked")
 PREVIEW_STEP = 2**40  # the data seed of the fixed preview batch, outside any training step
 
@@ -99,7 +99,7 @@ class Trainer:
         elif self.paths["resume"].exists():
             raise BenchError(f"{self.paths['resume']} exists: pass --resume to continue that run, or another --out")
         self.identity = None
-        if cfg.loss.lambda_id > 0 or cfg.loss.lambda_id_nce > 0:
+        if max(cfg.loss.lambda_id, cfg.loss.lambda_id_nce, cfg.loss.lambda_id_shift) > 0:
             self.identity = self._identity_loss()
         step_module = GeneratorStep(self.G, self.F, cfg, perceptual, self.identity)
         if self.ddp:
@@ -192,7 +192,8 @@ class Trainer:
         self.opts["F"].zero_grad(set_to_none=True)
         nce = 0.5 * (terms["NCE"] + terms["NCE_Y"]) if loss_cfg.nce_idt else terms["NCE"]
         loss_g = (loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce + terms["REG"] + terms["SUP"]
-                  + loss_cfg.lambda_id * terms["ID"] + loss_cfg.lambda_id_nce * terms["ID_NCE"])
+                  + loss_cfg.lambda_id * terms["ID"] + loss_cfg.lambda_id_nce * terms["ID_NCE"]
+                  + loss_cfg.lambda_id_shift * terms["ID_SHIFT"])
         scaler = self.scalers["G"]
         scaler.scale(loss_g).backward()
         scaler.step(self.opts["G"])

@@ -154,7 +154,8 @@ def test_contrastive_identity_prefers_the_own_input_and_queues_inputs(facenet_to
     loss = IdentityLoss(mean_crop_theta(landmarks, images.shape[1]), net=facenet_torch, queue=6, temperature=0.1)
     x = to_tensor(images)[:, :1]
     with torch.no_grad():
-        cosine, own = loss.terms(x, x)
+        terms = loss.terms(x, x)
+    cosine, own = terms["ID"], terms["ID_NCE"]
     assert len(loss.queue) == 0  # no gradient: not a training step, nothing queued
     assert float(cosine.abs().max()) < 1e-5
     # the InfoNCE loss by hand: own input against the batch's inputs
@@ -163,15 +164,39 @@ def test_contrastive_identity_prefers_the_own_input_and_queues_inputs(facenet_to
     expected = torch.logsumexp(logits, dim=1) - logits.diag()
     torch.testing.assert_close(own, expected, atol=1e-4, rtol=1e-4)
     shuffled = x[[1, 2, 3, 0]].clone().requires_grad_(True)
-    _, wrong = loss.terms(shuffled, x)
+    wrong = loss.terms(shuffled, x)["ID_NCE"]
     assert (wrong > own + 1).all()
     wrong.sum().backward()
     assert shuffled.grad is not None and shuffled.grad.abs().sum() > 0
     assert loss.queue.shape == (4, 512)  # a training step queues its inputs, detached
     loss.terms(x.clone().requires_grad_(True), x)
     assert loss.queue.shape == (6, 512) and not loss.queue.requires_grad
-    _, with_queue = loss.terms(x.clone().requires_grad_(True), x)
+    with_queue = loss.terms(x.clone().requires_grad_(True), x)["ID_NCE"]
     assert with_queue.shape == (4,) and (with_queue.detach() >= own - 1e-4).all()  # more negatives
+
+
+@pytest.mark.slow
+def test_identity_shift_is_the_spread_of_the_embedding_moves(facenet_torch, faces):
+    from inpaint.data import to_tensor
+    from inpaint.identity import IdentityLoss, mean_crop_theta
+
+    images, landmarks = faces
+    loss = IdentityLoss(mean_crop_theta(landmarks, images.shape[1]), net=facenet_torch)
+    x = to_tensor(images)[:, :1]
+    with torch.no_grad():
+        assert float(loss.terms(x, x)["ID_SHIFT"].abs().max()) < 1e-8  # no move at all
+        embedding = loss.embed(x)
+    # by hand: every face swapped for another moves its embedding by a different vector
+    output = x[[1, 2, 3, 0]].clone().requires_grad_(True)
+    shift = loss.terms(output, x)["ID_SHIFT"]
+    move = embedding[[1, 2, 3, 0]] - embedding
+    expected = ((move - move.mean(0)) ** 2).sum(1)
+    torch.testing.assert_close(shift.detach(), expected, atol=1e-4, rtol=1e-4)
+    assert (shift > 0.1).all()
+    shift.sum().backward()
+    assert output.grad is not None and output.grad.abs().sum() > 0
+    # one face alone has no spread to measure
+    assert float(loss.terms(x[:1, :], x[1:2])["ID_SHIFT"]) == 0.0
 
 
 @pytest.mark.slow
@@ -187,7 +212,7 @@ def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
         "model": {"image_size": 32, "ngf": 4, "n_blocks": 2, "ndf": 4, "n_layers_d": 2, "region": "given",
                   "channels": 1},
         "loss": {"num_patches": 16, "mlp_units": 16, "nce_idt": False, "lambda_id": 1.0, "lambda_id_nce": 0.5,
-                 "id_queue": 4},
+                 "lambda_id_shift": 1.0, "id_queue": 4},
         "data": {"root": str(lfw_root), "max_images": 8, "jitter": 2}})
     result = train(cfg, tmp_path, progress=False)
     assert 0 < result["losses"]["ID"] < 2
@@ -195,4 +220,6 @@ def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["step"] for r in rows] == ["1", "2"] and all(float(r["ID"]) > 0 for r in rows)
     assert all(float(r["ID_NCE"]) >= 0 for r in rows) and float(rows[1]["ID_NCE"]) > 0  # a queue by step 2
-    assert "identity consistency" in (tmp_path / "cl-attn.json").read_text()
+    assert all(float(r["ID_SHIFT"]) == 0 for r in rows)  # batch 1: a single move has no spread
+    card = (tmp_path / "cl-attn.json").read_text()
+    assert "identity consistency" in card and "identity-neutral fill" in card
