@@ -23,7 +23,7 @@ metrics: [psnr]
 """
 
 
-@pytest.mark.parametrize("name", ["lfw_masked_quick", "lfw_masked", "celeba_masked"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "protocols").glob("*.yaml")))
 def test_shipped_protocols_load(name, monkeypatch, bench_data):
     monkeypatch.setenv("CELEBA_ROOT", "/nonexistent/celeba")
     protocol = protocol_io.load(REPO / "protocols" / f"{name}.yaml")
