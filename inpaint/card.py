@@ -43,16 +43,15 @@ def describe_architecture(cfg: Any) -> str:
                     f"declared feature maps, {l.num_patches} locations, T={l.nce_temperature}, weight {l.lambda_nce}, "
                     f"locations inside the region sampled with weight {l.nce_hole_weight}, identity NCE "
                     f"{'on' if l.nce_idt else 'off'}; {l.gan_mode} GAN loss")
-        if l.lambda_id > 0:
-            training += (f"; identity consistency 1 - cos(FaceNet(output), FaceNet(input)) with the input's "
-                         f"embedding detached, weight {l.lambda_id}")
-        if l.lambda_id_nce > 0:
-            training += (f"; contrastive identity (InfoNCE, T={l.id_temperature}: the output's FaceNet embedding "
-                         f"against its own input's and those of the batch and the last {l.id_queue} inputs), "
-                         f"weight {l.lambda_id_nce}")
-        if l.lambda_id_shift > 0:
-            training += (f"; identity-neutral fill (each face's FaceNet embedding move from input to output against "
-                         f"the batch's mean move, squared L2), weight {l.lambda_id_shift}")
+        identity_terms = [
+            (l.lambda_id, "identity consistency 1 - cos(FaceNet(output), FaceNet(input)) with the input's "
+                          "embedding detached"),
+            (l.lambda_id_nce, f"contrastive identity (InfoNCE, T={l.id_temperature}: the output's FaceNet embedding "
+                              f"against its own input's and those of the batch and the last {l.id_queue} inputs)"),
+            (l.lambda_id_shift, "identity-neutral fill (each face's FaceNet embedding move from input to output "
+                                "against the batch's mean move, squared L2)"),
+        ]
+        training += "".join(f"; {text}, weight {weight}" for weight, text in identity_terms if weight > 0)
     if cfg.ema > 0:
         training += f"; released weights: exponential moving average of the generator (decay {cfg.ema})"
     return (f"{'luminance' if m.channels == 1 else 'RGB'} ResNet generator at {m.image_size}x{m.image_size}: 7x7 conv "
