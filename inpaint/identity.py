@@ -55,6 +55,25 @@ def load_facenet() -> InceptionResnetV1:
     return load_graph_weights(InceptionResnetV1(), path).requires_grad_(False)
 
 
+class EmbeddingQueue(nn.Module):
+    """The last ``size`` occluded-input embeddings seen in training, newest first: the
+    contrastive term's extra negatives. Its buffers are part of the trainer's resume state, so a
+    resumed run sees the same negatives as an uninterrupted one."""
+
+    def __init__(self, size: int, dim: int = 512) -> None:
+        super().__init__()
+        self.register_buffer("memory", torch.zeros(size, dim))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+
+    def embeddings(self) -> torch.Tensor:
+        return self.memory[: int(self.filled)]
+
+    def push(self, embeddings: torch.Tensor) -> None:
+        size = len(self.memory)
+        self.memory.copy_(torch.cat([embeddings.detach().to(self.memory), self.memory])[:size])
+        self.filled.fill_(min(int(self.filled) + len(embeddings), size))
+
+
 class IdentityLoss(nn.Module):
     """``1 - cos`` between the embeddings of an output and of its input (detached), per image.
 
@@ -67,8 +86,13 @@ class IdentityLoss(nn.Module):
         super().__init__()
         self.net = (net if net is not None else load_facenet()).requires_grad_(False).eval()
         self.register_buffer("theta", theta.float(), persistent=False)
-        self.queue_size, self.temperature = int(queue), float(temperature)
-        self.register_buffer("queue", torch.zeros(0, 512), persistent=False)
+        self.temperature = float(temperature)
+        self.memory = EmbeddingQueue(int(queue)) if queue > 0 else None
+
+    @property
+    def queue(self) -> torch.Tensor:
+        """The queued input embeddings, newest first (none without a queue)."""
+        return self.memory.embeddings() if self.memory is not None else torch.zeros(0, 512)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1] == 1:
@@ -104,13 +128,13 @@ class IdentityLoss(nn.Module):
         move = embedding - target
         terms = {"ID": 1 - own, "ID_NCE": torch.zeros_like(own),
                  "ID_SHIFT": (move - move.mean(dim=0, keepdim=True)).pow(2).sum(dim=1)}
-        if self.queue_size <= 0:
+        if self.memory is None:
             return terms
-        others = torch.cat([target, self.queue.to(target.device)])
+        others = torch.cat([target, self.queue])
         logits = embedding @ others.T / self.temperature
         terms["ID_NCE"] = F.cross_entropy(logits, torch.arange(len(own), device=logits.device), reduction="none")
         if torch.is_grad_enabled():  # a training step: later batches see these inputs as negatives
-            self.queue = torch.cat([target.detach(), self.queue.to(target.device)])[: self.queue_size]
+            self.memory.push(target)
         return terms
 
     def train(self, mode: bool = True) -> IdentityLoss:

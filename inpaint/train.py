@@ -94,13 +94,13 @@ class Trainer:
         self.step, self.seconds, self.cpu_seconds = 0, 0.0, 0.0
         self.data: UnpairedFaces | None = None
         self.G_ema = averaged_copy(self.G) if cfg.ema > 0 else None
-        if resume:
-            self._resume()
-        elif self.paths["resume"].exists():
+        if not resume and self.paths["resume"].exists():
             raise BenchError(f"{self.paths['resume']} exists: pass --resume to continue that run, or another --out")
         self.identity = None
         if max(cfg.loss.lambda_id, cfg.loss.lambda_id_nce, cfg.loss.lambda_id_shift) > 0:
             self.identity = self._identity_loss()
+        if resume:
+            self._resume()
         step_module = GeneratorStep(self.G, self.F, cfg, perceptual, self.identity)
         if self.ddp:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -140,8 +140,7 @@ class Trainer:
         path = self.paths["resume"]
         if not path.is_file():
             raise BenchError(f"--resume: no checkpoint at {path}")
-        optional = {"G_ema": self.G_ema} if self.G_ema is not None else {}
-        info = load_resume(path, self.modules, self.opts, self.scalers, optional)
+        info = load_resume(path, self.modules, self.opts, self.scalers, self._optional_state())
         saved, current = info["config"]["model"], self.cfg.to_dict()["model"]
         if saved != current:  # the load above already failed on shape changes; this catches the rest
             raise BenchError(f"--resume: {path} was trained with model {saved}, the config says {current}")
@@ -149,6 +148,13 @@ class Trainer:
             self.G_ema.load_state_dict(self.G.state_dict())  # the average starts here
         self.step, self.seconds = info["step"], float(info["extra"].get("train_seconds", 0.0))
         self.cpu_seconds = float(info["extra"].get("cpu_seconds", 0.0))
+
+    def _optional_state(self) -> dict[str, torch.nn.Module]:
+        """Resume state that only some configs have (older resume files may lack it)."""
+        state = {"G_ema": self.G_ema} if self.G_ema is not None else {}
+        if self.identity is not None and self.identity.memory is not None:
+            state["id_queue"] = self.identity.memory
+        return state
 
     def _autocast(self):
         if self.amp:
@@ -233,7 +239,7 @@ class Trainer:
 
         config = self.cfg.to_dict()
         extra = {"train_seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "world_size": self.world}
-        modules = self.modules | ({"G_ema": self.G_ema} if self.G_ema is not None else {})
+        modules = self.modules | self._optional_state()
         save_resume(self.paths["resume"], modules, self.opts, config, self.step, extra, self.scalers)
         digest = save_generator(self.paths["weights"], self.released, config, self.step, extra)
         grid = self.preview()

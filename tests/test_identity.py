@@ -200,8 +200,10 @@ def test_identity_shift_is_the_spread_of_the_embedding_moves(facenet_torch, face
 
 
 @pytest.mark.slow
-def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
+def test_training_with_the_identity_term_logs_it_and_resumes_its_queue(lfw_root, tmp_path):
     import csv
+
+    from safetensors.torch import load_file
 
     from inpaint.config import config_from_dict
     from inpaint.train import run_paths, train
@@ -214,12 +216,17 @@ def test_training_with_the_identity_term_logs_it(lfw_root, tmp_path):
         "loss": {"num_patches": 16, "mlp_units": 16, "nce_idt": False, "lambda_id": 1.0, "lambda_id_nce": 0.5,
                  "lambda_id_shift": 1.0, "id_queue": 4},
         "data": {"root": str(lfw_root), "max_images": 8, "jitter": 2}})
-    result = train(cfg, tmp_path, progress=False)
+    train(cfg, tmp_path, stop_at=1, progress=False)
+    saved = load_file(run_paths(tmp_path, cfg.name)["resume"])
+    assert int(saved["id_queue.filled"]) == 1 and saved["id_queue.memory"].shape == (4, 512)
+    result = train(cfg, tmp_path, resume=True, progress=False)
     assert 0 < result["losses"]["ID"] < 2
+    queue = result["trainer"].identity.memory
+    assert int(queue.filled) == 2 and torch.equal(queue.memory[1], saved["id_queue.memory"][0])
     with open(run_paths(tmp_path, cfg.name)["log"]) as handle:
         rows = list(csv.DictReader(handle))
     assert [r["step"] for r in rows] == ["1", "2"] and all(float(r["ID"]) > 0 for r in rows)
-    assert all(float(r["ID_NCE"]) >= 0 for r in rows) and float(rows[1]["ID_NCE"]) > 0  # a queue by step 2
+    assert all(float(r["ID_NCE"]) >= 0 for r in rows) and float(rows[1]["ID_NCE"]) > 0  # batch 1: only the resumed queue gives step 2 negatives
     assert all(float(r["ID_SHIFT"]) == 0 for r in rows)  # batch 1: a single move has no spread
     card = (tmp_path / "cl-attn.json").read_text()
     assert "identity consistency" in card and "identity-neutral fill" in card
