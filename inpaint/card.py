@@ -50,6 +50,8 @@ def describe_architecture(cfg: Any) -> str:
                               f"against its own input's and those of the batch and the last {l.id_queue} inputs)"),
             (l.lambda_id_shift, "identity-neutral fill (each face's FaceNet embedding move from input to output "
                                 "against the batch's mean move, squared L2)"),
+            (l.lambda_id_dlib, "identity consistency through dlib's ResNet, 1 - cos(dlib(output), dlib(input)); "
+                               "dlib's verification scores are then not independent of training"),
         ]
         training += "".join(f"; {text}, weight {weight}" for weight, text in identity_terms if weight > 0)
     if cfg.ema > 0:

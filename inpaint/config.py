@@ -60,6 +60,7 @@ class LossConfig:
     lambda_id: float = 0.0  # identity consistency: 1 - cos(FaceNet(G(x)), FaceNet(x)) (inpaint/identity.py)
     lambda_id_nce: float = 0.0  # contrastive identity: own input against the batch's and id_queue earlier inputs
     lambda_id_shift: float = 0.0  # identity-neutral fill: each face's FaceNet move from input to output near the batch's mean
+    lambda_id_dlib: float = 0.0  # identity consistency through dlib's ResNet: 1 - cos(dlib(G(x)), dlib(x))
     id_queue: int = 256
     id_temperature: float = 0.1
 
@@ -175,7 +176,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
          "must be false with model.region 'given' (a clean face has no mask: its output is itself)"),
         (0 <= l.nce_hole_weight <= 1, "loss.nce_hole_weight", "must be in [0, 1]"),
         (min(l.lambda_projected, l.lambda_region_clean, l.lambda_region_area, l.lambda_region_tv,
-             l.lambda_l1, l.lambda_perceptual, l.lambda_id, l.lambda_id_nce, l.lambda_id_shift) >= 0, "loss.lambda_*",
+             l.lambda_l1, l.lambda_perceptual, l.lambda_id, l.lambda_id_nce, l.lambda_id_shift, l.lambda_id_dlib) >= 0, "loss.lambda_*",
          "must be non-negative"),
         (l.id_queue >= 0 and l.id_temperature > 0, "loss.id_queue/id_temperature", "must be >= 0 and positive"),
         (d.val_images >= 0, "data.val_images", "must be >= 0"),

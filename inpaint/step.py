@@ -74,11 +74,13 @@ class GeneratorStep(nn.Module):
     """
 
     def __init__(self, generator: RegionGenerator, sampler: PatchSampleMLP, cfg: TrainConfig,
-                 perceptual: nn.Module | None = None, identity: nn.Module | None = None) -> None:
+                 perceptual: nn.Module | None = None, identity: nn.Module | None = None,
+                 identity_dlib: nn.Module | None = None) -> None:
         super().__init__()
         self.generator, self.sampler, self.loss = generator, sampler, cfg.loss
         self.__dict__["perceptual"] = perceptual  # frozen LPIPS(VGG); not a trained part
         self.__dict__["identity"] = identity  # frozen FaceNet (inpaint.identity); not a trained part
+        self.__dict__["identity_dlib"] = identity_dlib  # frozen dlib ResNet, the same terms
 
     def forward(self, real_a: torch.Tensor, mask_a: torch.Tensor, real_b: torch.Tensor,
                 clean_a: torch.Tensor | None = None) -> dict[str, torch.Tensor | None]:
@@ -89,7 +91,8 @@ class GeneratorStep(nn.Module):
         fake, _, region, feats = g(x, mask_a if g.region == "given" else None, return_features=True)
         zero = fake.new_zeros(())
         terms = {"fake_a": fake[:n], "fake_b": fake[n:] if run_b else None, "NCE": zero, "NCE_Y": zero,
-                 "REG": zero, "SUP": zero, "ID": zero, "ID_NCE": zero, "ID_SHIFT": zero}
+                 "REG": zero, "SUP": zero, "ID": zero, "ID_NCE": zero, "ID_SHIFT": zero,
+                 "ID_DLIB": zero}
         if loss.lambda_nce > 0:
             keep = fake.shape[0] if loss.nce_idt else n
             weights = None
@@ -105,6 +108,8 @@ class GeneratorStep(nn.Module):
                             + loss.lambda_region_tv * total_variation(region[:n]).mean())
         if self.identity is not None:
             terms.update({k: v.mean() for k, v in self.identity.terms(terms["fake_a"], real_a).items()})
+        if self.identity_dlib is not None:
+            terms["ID_DLIB"] = self.identity_dlib(terms["fake_a"], real_a).mean()
         if loss.supervised:
             if clean_a is None:
                 raise ValueError("the supervised baseline needs the clean faces of A")

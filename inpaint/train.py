@@ -40,7 +40,7 @@ from inpaint.logs import open_log, read_rows, write_rows
 from inpaint.losses import PatchSampleMLP
 from inpaint.step import Critics, GeneratorStep, critic_loss, generator_gan_loss
 
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID", "ID_NCE", "ID_SHIFT")
+LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "REG", "SUP", "G", "ID", "ID_NCE", "ID_SHIFT", "ID_DLIB")
 VAL_NAMES = ("kid", "lpips", "psnr_mask", "id_dlib", "id_dlib_masked", "id_auc", "id_auc_masked", "id_top1", "id_top1_masked")
 PREVIEW_STEP = 2**40  # the data seed of the fixed preview batch, outside any training step
 
@@ -98,10 +98,11 @@ class Trainer:
             raise BenchError(f"{self.paths['resume']} exists: pass --resume to continue that run, or another --out")
         self.identity = None
         if max(cfg.loss.lambda_id, cfg.loss.lambda_id_nce, cfg.loss.lambda_id_shift) > 0:
-            self.identity = self._identity_loss()
+            self.identity = self._identity_loss("facenet")
+        self.identity_dlib = self._identity_loss("dlib") if cfg.loss.lambda_id_dlib > 0 else None
         if resume:
             self._resume()
-        step_module = GeneratorStep(self.G, self.F, cfg, perceptual, self.identity)
+        step_module = GeneratorStep(self.G, self.F, cfg, perceptual, self.identity, self.identity_dlib)
         if self.ddp:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.g_step = DistributedDataParallel(step_module, device_ids=ids, find_unused_parameters=True)
@@ -126,15 +127,17 @@ class Trainer:
                 self.data = UnpairedFaces(cfg.data, cfg.model.image_size, cfg.seed, self.paths["landmarks"])
         return self.data
 
-    def _identity_loss(self) -> torch.nn.Module:
-        """FaceNet with the mean crop of the training pool in the model frame."""
-        from inpaint.identity import IdentityLoss, mean_crop_theta
+    def _identity_loss(self, recognizer: str) -> torch.nn.Module:
+        """The recognizer with the mean crop of the training pool in the model frame (the
+        contrastive queue on FaceNet's only)."""
+        from inpaint.identity import IdentityLoss, mean_crop_theta, mean_dlib_chip_theta
 
-        data = self.load_data()
-        scale = self.cfg.model.image_size / data.images.shape[1]
-        theta = mean_crop_theta(data.landmarks * scale, self.cfg.model.image_size)
-        queue = self.cfg.loss.id_queue if self.cfg.loss.lambda_id_nce > 0 else 0
-        return IdentityLoss(theta, queue=queue, temperature=self.cfg.loss.id_temperature).to(self.device)
+        data, size = self.load_data(), self.cfg.model.image_size
+        landmarks = data.landmarks * (size / data.images.shape[1])
+        theta = mean_crop_theta(landmarks, size) if recognizer == "facenet" else mean_dlib_chip_theta(landmarks, size)
+        queue = self.cfg.loss.id_queue if recognizer == "facenet" and self.cfg.loss.lambda_id_nce > 0 else 0
+        return IdentityLoss(theta, queue=queue, temperature=self.cfg.loss.id_temperature,
+                            recognizer=recognizer).to(self.device)
 
     def _resume(self) -> None:
         path = self.paths["resume"]
@@ -199,7 +202,7 @@ class Trainer:
         nce = 0.5 * (terms["NCE"] + terms["NCE_Y"]) if loss_cfg.nce_idt else terms["NCE"]
         loss_g = (loss_cfg.lambda_gan * g_gan + loss_cfg.lambda_nce * nce + terms["REG"] + terms["SUP"]
                   + loss_cfg.lambda_id * terms["ID"] + loss_cfg.lambda_id_nce * terms["ID_NCE"]
-                  + loss_cfg.lambda_id_shift * terms["ID_SHIFT"])
+                  + loss_cfg.lambda_id_shift * terms["ID_SHIFT"] + loss_cfg.lambda_id_dlib * terms["ID_DLIB"])
         scaler = self.scalers["G"]
         scaler.scale(loss_g).backward()
         scaler.step(self.opts["G"])

@@ -127,6 +127,27 @@ def test_identity_loss_crop_matches_the_benchmark_crop_and_is_zero_on_its_input(
         assert float(loss(x, x)) == pytest.approx(0.0, abs=1e-5)
 
 
+def test_dlib_identity_crop_matches_dlib_s_own_chips_and_descriptors(faces):
+    from bench import registry
+    from inpaint.data import to_tensor
+    from inpaint.identity import IdentityLoss, mean_dlib_chip_theta
+
+    images, landmarks = faces
+    recognizer = registry.create("recognizer", "dlib")
+    reference = recognizer.embed(images, landmarks)
+    x = to_tensor(images)
+    for i in range(len(images)):  # one face each: the mean chip is its own chip
+        loss = IdentityLoss(mean_dlib_chip_theta(landmarks[i:i + 1], images.shape[1]), recognizer="dlib")
+        with torch.no_grad():
+            ours = loss.embed(x[i:i + 1]).numpy()[0]
+            assert float(loss(x[i:i + 1], x[i:i + 1])) == pytest.approx(0.0, abs=1e-5)
+        # dlib resamples its chip with its own filter; the descriptors still agree to cosine ~ 1
+        assert float(ours @ reference[i]) > 0.995
+    other = float(np.dot(IdentityLoss(mean_dlib_chip_theta(landmarks[:1], images.shape[1]), recognizer="dlib")
+                         .embed(x[1:2]).detach().numpy()[0], reference[0]))
+    assert other < 0.95  # a different face is not matched
+
+
 @pytest.mark.slow
 def test_identity_loss_grows_with_a_different_face_and_reaches_only_the_output(facenet_torch, faces):
     from inpaint.data import to_tensor
@@ -214,7 +235,7 @@ def test_training_with_the_identity_term_logs_it_and_resumes_its_queue(lfw_root,
         "model": {"image_size": 32, "ngf": 4, "n_blocks": 2, "ndf": 4, "n_layers_d": 2, "region": "given",
                   "channels": 1},
         "loss": {"num_patches": 16, "mlp_units": 16, "nce_idt": False, "lambda_id": 1.0, "lambda_id_nce": 0.5,
-                 "lambda_id_shift": 1.0, "id_queue": 4},
+                 "lambda_id_shift": 1.0, "lambda_id_dlib": 1.0, "id_queue": 4},
         "data": {"root": str(lfw_root), "max_images": 8, "jitter": 2}})
     train(cfg, tmp_path, stop_at=1, progress=False)
     saved = load_file(run_paths(tmp_path, cfg.name)["resume"])
@@ -228,5 +249,6 @@ def test_training_with_the_identity_term_logs_it_and_resumes_its_queue(lfw_root,
     assert [r["step"] for r in rows] == ["1", "2"] and all(float(r["ID"]) > 0 for r in rows)
     assert all(float(r["ID_NCE"]) >= 0 for r in rows) and float(rows[1]["ID_NCE"]) > 0  # batch 1: only the resumed queue gives step 2 negatives
     assert all(float(r["ID_SHIFT"]) == 0 for r in rows)  # batch 1: a single move has no spread
+    assert all(0 < float(r["ID_DLIB"]) < 2 for r in rows)
     card = (tmp_path / "cl-attn.json").read_text()
-    assert "identity consistency" in card and "identity-neutral fill" in card
+    assert "identity consistency" in card and "identity-neutral fill" in card and "dlib's ResNet" in card

@@ -106,6 +106,24 @@ class DlibResNet(Recognizer):
             out[start:stop] = np.array([np.array(d[0]) for d in descriptors], dtype=np.float32)
         return l2_normalise(out)
 
+    def chip_matrices(self, landmarks: np.ndarray) -> np.ndarray:
+        """The ``N x 2 x 3`` image -> chip affine transforms of dlib's ``get_face_chip`` (its
+        ``get_mapping_to_chip``: the chip rectangle's corners, rotated by its angle about its
+        centre, onto the chip's corners), for differentiable crops taken with torch."""
+        five = dlib_five(np.asarray(landmarks, dtype=np.float32).reshape(-1, 68, 2))
+        out = np.empty((len(five), 2, 3))
+        for i, pts in enumerate(five):
+            chip = self._dlib.get_face_chip_details(self._detection(pts)[0], CHIP_SIZE, PADDING)
+            r = chip.rect
+            centre = np.array([(r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2])
+            cos, sin = np.cos(chip.angle), np.sin(chip.angle)
+            rotation = np.array([[cos, -sin], [sin, cos]])
+            corners = np.array([(r.left(), r.top()), (r.right(), r.top()), (r.right(), r.bottom())])
+            source = (corners - centre) @ rotation.T + centre
+            target = np.array([[0, 0], [chip.cols - 1, 0], [chip.cols - 1, chip.rows - 1]], float)
+            out[i] = np.linalg.solve(np.c_[source, np.ones(3)], target).T
+        return out
+
     def chips(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The 150 x 150 chips dlib feeds the network (for inspection and tests)."""
         images, landmarks = check_inputs(images, landmarks, self.name)
