@@ -145,7 +145,7 @@ def markdown(card: dict, scores: Path | None = None) -> str:
              f"{card.get('cpu_hours', 0):.2f} CPU-hours, on {card['device']}; peak memory "
              f"{card.get('peak_memory_mb', 0) / 1024:.2f} GB.",
              f"- **Weights:** `{card['weights']}` (sha256 `{card['sha256'][:16]}...`); resume state `{card['resume']}` "
-             "while the run continues.",
+             "(kept in the tree only while the run continues).",
              f"- **Logs:** `{card['train_log']}` (losses), `{card.get('validation_log')}` (validation)."]
     if val:
         lines.append(f"- **Last validation** (step {int(val['step'])}, one pass): KID {val['kid']:.4f}, "

@@ -61,6 +61,7 @@ class LossConfig:
     lambda_id_nce: float = 0.0  # contrastive identity: own input against the batch's and id_queue earlier inputs
     lambda_id_shift: float = 0.0  # identity-neutral fill: each face's FaceNet move from input to output near the batch's mean
     lambda_id_dlib: float = 0.0  # identity consistency through dlib's ResNet: 1 - cos(dlib(G(x)), dlib(x))
+    id_target: str = "input"  # whose identity the terms keep: the occluded "input", or "clean" (supervised only)
     id_queue: int = 256
     id_temperature: float = 0.1
 
@@ -93,6 +94,7 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 0  # TensorBoard image grid; 0 = at checkpoints only
     threads: int = 0  # torch.set_num_threads; 0 = leave torch's default
+    workers: int = 0  # processes that prepare batches ahead (for GPUs); 0 = in the training process
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
     channels_last: bool = False  # NHWC tensors: faster with cuDNN, slower on CPU (docs/model.md)
     bf16: bool = False  # bfloat16 autocast on the CPU
@@ -178,6 +180,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         (min(l.lambda_projected, l.lambda_region_clean, l.lambda_region_area, l.lambda_region_tv,
              l.lambda_l1, l.lambda_perceptual, l.lambda_id, l.lambda_id_nce, l.lambda_id_shift, l.lambda_id_dlib) >= 0, "loss.lambda_*",
          "must be non-negative"),
+        (l.id_target in ("input", "clean"), "loss.id_target", "must be 'input' or 'clean'"),
+        (l.id_target == "input" or l.supervised, "loss.id_target",
+         "'clean' needs a supervised model (an unpaired model never sees the clean twin)"),
         (l.id_queue >= 0 and l.id_temperature > 0, "loss.id_queue/id_temperature", "must be >= 0 and positive"),
         (d.val_images >= 0, "data.val_images", "must be >= 0"),
         (cfg.validate_minutes >= 0, "validate_minutes", "must be >= 0"),
@@ -199,6 +204,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         (cfg.checkpoint_every >= 0 and cfg.checkpoint_minutes >= 0, "checkpoint_every/checkpoint_minutes", "must be >= 0"),
         (cfg.log_every >= 1, "log_every", "must be at least 1"),
         (cfg.threads >= 0, "threads", "must be >= 0"),
+        (cfg.workers >= 0, "workers", "must be >= 0"),
         (bool(cfg.name) and "/" not in cfg.name and not cfg.name.startswith("."), "name", "must be a plain file name"),
     ]
     for ok, key, message in checks:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -238,3 +239,38 @@ class UnpairedFaces:
             images = [np.pad(image, pad, mode="reflect")[dy:dy + size, dx:dx + size] for image in images]
             mask = np.pad(mask, jitter, mode="constant")[dy:dy + size, dx:dx + size]
         return [np.ascontiguousarray(image) for image in images], np.ascontiguousarray(mask)
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Item ``i`` is the batch of step ``first + i`` (for loading in worker processes)."""
+
+    def __init__(self, data: UnpairedFaces, first: int, stop: int, batch_size: int, rank: int, paired: bool) -> None:
+        self.data, self.first, self.stop = data, first, stop
+        self.batch_size, self.rank, self.paired = batch_size, rank, paired
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.first)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.data.batch(self.first + i, self.batch_size, self.rank, self.paired)
+
+
+def _quiet_worker(_worker_id: int) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def step_batches(data: UnpairedFaces, first: int, stop: int, batch_size: int, rank: int = 0,
+                 paired: bool = False, workers: int = 0, pin_memory: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+    """The batches of steps ``first .. stop - 1`` in order: the same as ``data.batch(step, ...)``,
+    prepared ahead by ``workers`` processes when > 0 (a GPU outruns one process's masking).
+    Workers are spawned, not forked: a forked child inherits OpenCV's and OpenMP's thread pools
+    without their threads and can wait on them forever."""
+    if workers == 0:
+        for step in range(first, stop):
+            yield data.batch(step, batch_size, rank, paired)
+        return
+    loader = torch.utils.data.DataLoader(_StepBatches(data, first, stop, batch_size, rank, paired), batch_size=None,
+                                         num_workers=workers, prefetch_factor=4, pin_memory=pin_memory,
+                                         worker_init_fn=_quiet_worker, multiprocessing_context="spawn")
+    yield from loader

@@ -7,7 +7,9 @@ occluded input; with ``nce_hole_weight < 1`` locations inside the region are sam
 never), so it keeps the face's structure without pinning the occluder's own texture.
 
 Supervised (the ``unet-paired`` baseline, ``loss.supervised``): the same generator trained on
-synthetic (occluded, clean) pairs with L1 and LPIPS(VGG) against the clean original.
+synthetic (occluded, clean) pairs with L1 and LPIPS(VGG) against the clean original; with
+``id_target: clean`` its identity terms compare the output with the clean original too (an
+upper bound on what identity supervision can give a fill, never an unpaired recipe).
 """
 from __future__ import annotations
 
@@ -106,13 +108,14 @@ class GeneratorStep(nn.Module):
         if g.region == "learned":
             terms["REG"] = (loss.lambda_region_clean * region[n:].mean() + loss.lambda_region_area * region[:n].mean()
                             + loss.lambda_region_tv * total_variation(region[:n]).mean())
+        if loss.supervised and clean_a is None:
+            raise ValueError("the supervised baseline needs the clean faces of A")
+        reference = clean_a if loss.id_target == "clean" else real_a
         if self.identity is not None:
-            terms.update({k: v.mean() for k, v in self.identity.terms(terms["fake_a"], real_a).items()})
+            terms.update({k: v.mean() for k, v in self.identity.terms(terms["fake_a"], reference).items()})
         if self.identity_dlib is not None:
-            terms["ID_DLIB"] = self.identity_dlib(terms["fake_a"], real_a).mean()
+            terms["ID_DLIB"] = self.identity_dlib(terms["fake_a"], reference).mean()
         if loss.supervised:
-            if clean_a is None:
-                raise ValueError("the supervised baseline needs the clean faces of A")
             out, target = terms["fake_a"], clean_a
             if out.shape[1] == 1:
                 out, target = out.expand(-1, 3, -1, -1), target.expand(-1, 3, -1, -1)

@@ -33,7 +33,7 @@ from bench.api import BenchError
 from bench.data.imageio import save_png
 from inpaint.checkpoint import build_generator, load_resume, save_generator, save_resume
 from inpaint.config import TrainConfig, load_config
-from inpaint.data import UnpairedFaces, luminance, to_uint8
+from inpaint.data import UnpairedFaces, luminance, step_batches, to_uint8
 from inpaint.distributed import init_process, process_device, use_cpu_bf16
 from inpaint.ema import averaged_copy, update_average
 from inpaint.logs import open_log, read_rows, write_rows
@@ -284,7 +284,7 @@ class Trainer:
         if stop > cfg.steps:
             raise BenchError(f"--steps {stop} exceeds the config's steps ({cfg.steps}); raise 'steps' in the config")
         if self.step >= stop:
-            return {"step": self.step, "seconds": self.seconds, "losses": {}, "stopped_by": None}
+            return {"step": self.step, "seconds": self.seconds, "losses": {}, "stopped_by": "already-done"}
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             return self._fit(stop, progress)
@@ -312,14 +312,15 @@ class Trainer:
         self.G.train(), self.F.train()
         if self.D is not None:
             self.D.train()
-        supervised = cfg.loss.supervised
+        feed = step_batches(data, self.step, stop, cfg.batch_size, self.rank, cfg.loss.supervised, cfg.workers,
+                            pin_memory=self.device.type == "cuda")
         try:
             while self.step < stop and self.stop_requested is None:
                 if self.cpu_budget is not None and self.cpu_seconds >= self.cpu_budget:
                     self.stop_requested = f"cpu-budget {self.cpu_budget:.0f} s"
                     break
                 start, cpu_start = time.monotonic(), time.process_time()
-                batch = data.batch(self.step, cfg.batch_size, self.rank, paired=supervised)
+                batch = next(feed)
                 losses = self.train_step(batch)
                 self.seconds += time.monotonic() - start
                 self.cpu_seconds += time.process_time() - cpu_start
@@ -355,6 +356,7 @@ class Trainer:
                 print(f"{cfg.name}: {why}; saved step {self.step} to {self.paths['resume']}",
                       file=sys.stderr)
         finally:
+            feed.close()
             bar.close()
             if main:
                 log.handle.close()
@@ -388,7 +390,9 @@ def run(args: argparse.Namespace) -> int:
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result = train(cfg, out, resume=args.resume, stop_at=args.steps, cpu_budget=args.cpu_budget)
     trainer = result["trainer"]
-    if trainer.rank == 0:
+    if trainer.rank == 0 and result["stopped_by"] == "already-done":
+        print(f"{cfg.name}: the run is already at step {result['step']}; nothing trained, nothing written")
+    elif trainer.rank == 0:
         print(f"{cfg.name}: step {result['step']} ({started} .. now), {result['seconds']:.0f} s of training; "
               f"weights {trainer.paths['weights']}")
     if trainer.ddp:

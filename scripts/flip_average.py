@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path("inpaint/configs/cl-attn.yaml"),
                         help="the config whose validation split is used")
     parser.add_argument("--cache", type=Path, default=Path("inpaint/weights/landmarks-cache"))
+    parser.add_argument("--one-pass", action="store_true", help="score one pass only (no flip averaging)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = load_config(args.config)
@@ -37,7 +38,7 @@ def main() -> None:
     print("|---|---|--:|--:|--:|--:|--:|--:|")
     for path in args.checkpoints:
         generator, _ = load_generator(path, "cpu")
-        for flip in (False, True):
+        for flip in (False,) if args.one_pass else (False, True):
             validator.flip_average = flip
             outputs = validator.outputs(generator)
             scores = validator.score(outputs)

@@ -231,3 +231,37 @@ def test_cpu_budget_stops_and_saves(lfw_root, tmp_path):
     assert trainer.cpu_seconds >= 1.0 and run_paths(tmp_path, cfg.name)["resume"].is_file()
     again = train(cfg, tmp_path, resume=True, progress=False, cpu_budget=1.0)  # budget already spent
     assert again["step"] == result["step"]
+    done = train(cfg, tmp_path, resume=True, stop_at=result["step"], progress=False)  # nothing left to train
+    assert done["stopped_by"] == "already-done" and done["step"] == result["step"]
+
+
+class _DistanceIdentity(torch.nn.Module):
+    """Stands in for FaceNet: ``ID`` is the mean absolute difference to the reference face."""
+
+    def terms(self, out, reference):
+        return {"ID": (out - reference).abs().mean(dim=(1, 2, 3))}
+
+
+@pytest.mark.parametrize("target", ["input", "clean"])
+def test_identity_terms_compare_with_the_chosen_face(lfw_root, target):
+    from inpaint.checkpoint import build_generator
+    from inpaint.step import GeneratorStep
+
+    cfg = _recipe(lfw_root, loss={"supervised": True, "lambda_gan": 0.0, "lambda_nce": 0.0, "lambda_id": 1.0,
+                                  "id_target": target})
+    generator = build_generator(cfg.model)
+    step = GeneratorStep(generator, PatchSampleMLP(generator.nce_channels, 16), cfg, lambda out, _: out.new_zeros(len(out)),
+                         _DistanceIdentity())
+    masked, clean = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 1, 32, 32) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[:, :, 16:] = 1
+    terms = step(masked, mask, masked, clean)
+    reference = clean if target == "clean" else masked
+    assert torch.allclose(terms["ID"], (terms["fake_a"] - reference).abs().mean())
+
+
+def test_clean_identity_target_needs_a_supervised_model(lfw_root):
+    from bench.api import BenchError
+
+    with pytest.raises(BenchError, match="loss.id_target"):
+        _recipe(lfw_root, loss={"lambda_id": 1.0, "id_target": "clean"})

@@ -54,3 +54,26 @@ def test_written_split_names_rule_and_ids(lfw_root, tmp_path):
     assert split["ids"] == [f.id for f in data.faces] and len(split["ids"]) + len(split["excluded_no_landmarks"]) == 6
     assert not set(split["ids"]) & ids
     assert list(tmp_path.glob("landmarks-*.npz"))  # cached for the next run
+
+
+def test_worker_batches_equal_in_process_batches(lfw_root, tmp_path):
+    """Batches prepared ahead in worker processes are the batches of the same steps drawn in
+    process, in step order (a run with workers sees the data of a run without)."""
+    import torch
+
+    from inpaint.data import step_batches
+
+    import cv2
+    import numpy as np
+
+    data = UnpairedFaces(DataConfig(root=str(lfw_root), max_images=12), 32, seed=0, cache_dir=tmp_path)
+    # OpenCV's thread pool in use before the workers start (forked workers then hang)
+    cv2.resize(np.zeros((2000, 2000), np.float32), (999, 999))
+    ahead = list(step_batches(data, 5, 9, 2, paired=True, workers=2))
+    assert len(ahead) == 4
+    for step, batch in zip(range(5, 9), ahead):
+        reference = data.batch(step, 2, paired=True)
+        assert batch.keys() == reference.keys()
+        for key in reference:
+            assert torch.equal(batch[key], reference[key]), (step, key)
+    assert not torch.equal(ahead[0]["A"], ahead[1]["A"])
