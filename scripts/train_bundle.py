@@ -55,8 +55,10 @@ def pack(args: argparse.Namespace) -> None:
 
         from inpaint.identity import load_facenet
 
-        state = {k: (v.half() if v.dtype == torch.float32 and ".conv." in f".{k}" or k.startswith("bottleneck.") else v)
-                 for k, v in load_facenet().state_dict().items()}
+        def computed_in_half(key: str) -> bool:  # convolutions and the bottleneck's linear layer
+            return ".conv." in key or key.startswith("bottleneck.")
+
+        state = {k: v.half() if computed_in_half(k) else v for k, v in load_facenet().state_dict().items()}
         save_file({k: v.contiguous() for k, v in state.items()}, str(out / "facenet.safetensors"))
         print(f"facenet: {len(state)} tensors")
     if "trunk" in items:
